@@ -1,0 +1,59 @@
+//! The `certwasm` command line. This is the binary's edge: errors are
+//! `anyhow` here and nowhere below.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub mod manifest;
+mod plugin_info;
+mod plugin_load;
+mod plugin_test;
+mod summary;
+
+/// certwasm: cert-manager's API and behaviour, with every issuer a sandboxed
+/// WebAssembly plugin.
+#[derive(Debug, Parser)]
+#[command(name = "certwasm", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `certwasm=debug`.
+    #[arg(long, global = true, env = "CERTWASM_LOG", default_value = "warn")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with issuer plugins without a cluster.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Run an issuer plugin alone: validate an Issuer, then issue a certificate.
+    Test(plugin_test::TestArgs),
+    /// Print what a plugin says of itself.
+    Info(plugin_info::InfoArgs),
+    /// List the plugins bundled in this binary.
+    List,
+}
+
+/// Where compiled plugins are cached unless `--cache-dir` says otherwise:
+/// `$XDG_CACHE_HOME/certwasm/plugins`, else `~/.cache/certwasm/plugins`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("certwasm").join("plugins"))
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Plugin(PluginCommand::Test(args)) => plugin_test::run(args),
+        Command::Plugin(PluginCommand::Info(args)) => plugin_info::run(args),
+        Command::Plugin(PluginCommand::List) => plugin_info::list(),
+    }
+}

@@ -1,0 +1,307 @@
+//! `certwasm plugin test`: one issuer plugin, no cluster.
+//!
+//! Reads a cert-manager Issuer manifest and the Secrets it needs, makes a key
+//! and CSR (or takes a CSR), runs the plugin's `validate` and then `issue`
+//! until it finishes, writes `tls.crt`, `tls.key` and `ca.crt`, and prints
+//! what was issued. Exits 1 with the plugin's reason when it fails.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+
+use super::manifest::{read_issuer, read_secrets};
+use super::{plugin_load, summary};
+use crate::clock::{Clock, SystemClock};
+use crate::go_duration;
+use crate::pki::{self, CsrSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, Subject};
+use crate::plugin::bindings::types::{CertificateRequest, EventType, IssueOutcome, IssuerConfig};
+use crate::plugin::secrets::MemorySecrets;
+use crate::plugin::selection::select_plugin;
+use crate::plugin::{CallEffects, CallLimits, IssueCall, convert_usage};
+
+/// Key algorithms, as cert-manager's `privateKey.algorithm`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyAlgorithmArg {
+    Rsa,
+    Ecdsa,
+    Ed25519,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The plugin: a bundled name (`selfsigned`, `ca`) or a `.wasm` path.
+    /// Defaults to the bundled plugin for the Issuer's type.
+    #[arg(long)]
+    pub plugin: Option<String>,
+    /// The Issuer or ClusterIssuer manifest (cert-manager.io/v1 YAML).
+    #[arg(long)]
+    pub issuer: PathBuf,
+    /// Secret manifests the issuer references (repeatable).
+    #[arg(long = "secret")]
+    pub secrets: Vec<PathBuf>,
+    /// DNS names to request (repeatable); the first is also the common name
+    /// unless `--common-name` is given.
+    #[arg(long = "dns-name", required_unless_present_any = ["csr", "common_name", "ip_address", "uri", "email"])]
+    pub dns_names: Vec<String>,
+    /// IP addresses to request (repeatable).
+    #[arg(long = "ip-address", conflicts_with = "csr")]
+    pub ip_address: Vec<IpAddr>,
+    /// URIs to request (repeatable).
+    #[arg(long, conflicts_with = "csr")]
+    pub uri: Vec<String>,
+    /// Email addresses to request (repeatable).
+    #[arg(long, conflicts_with = "csr")]
+    pub email: Vec<String>,
+    /// The subject common name.
+    #[arg(long, conflicts_with = "csr")]
+    pub common_name: Option<String>,
+    /// Subject organization (repeatable).
+    #[arg(long = "organization", conflicts_with = "csr")]
+    pub organizations: Vec<String>,
+    /// A PKCS#10 request (PEM) to sign instead of making a key and CSR.
+    #[arg(long, conflicts_with_all = ["dns_names", "key_algorithm", "key_size"])]
+    pub csr: Option<PathBuf>,
+    /// Algorithm of the key to make.
+    #[arg(long, value_enum, default_value = "ecdsa")]
+    pub key_algorithm: KeyAlgorithmArg,
+    /// Key size (RSA: 2048, 3072, 4096; ECDSA: 256, 384).
+    #[arg(long)]
+    pub key_size: Option<u32>,
+    /// Private key encoding written to tls.key.
+    #[arg(long, value_parser = ["PKCS1", "PKCS8"], default_value = "PKCS1")]
+    pub key_encoding: String,
+    /// Requested validity, a Go duration (cert-manager's default: 2160h).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Request a CA certificate.
+    #[arg(long)]
+    pub is_ca: bool,
+    /// Key usages, cert-manager's names (repeatable), e.g. "server auth".
+    #[arg(long = "usage")]
+    pub usages: Vec<String>,
+    /// Directory to write tls.crt, tls.key and ca.crt into.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Give up on a pending issuance after this long (Go duration).
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+    /// Per-call deadline (Go duration).
+    #[arg(long, default_value = "10s")]
+    pub call_deadline: String,
+    /// Where compiled plugins are cached.
+    #[arg(long, env = "CERTWASM_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+pub fn run(args: TestArgs) -> Result<i32> {
+    let issuer = read_issuer(&args.issuer)?;
+    let plugin_name = match &args.plugin {
+        Some(name) => name.clone(),
+        None => select_plugin(&issuer.spec)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.issuer.display()))?
+            .plugin_name()
+            .to_owned(),
+    };
+
+    let secrets = Arc::new(MemorySecrets::default());
+    for path in &args.secrets {
+        for secret in read_secrets(path)? {
+            let namespace = secret.namespace.unwrap_or_else(|| issuer.namespace.clone());
+            secrets.insert(&namespace, &secret.name, secret.data);
+        }
+    }
+
+    let (key, csr_pem) = match &args.csr {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            pki::parse_csr(&pem).with_context(|| format!("{} is not a usable CSR", path.display()))?;
+            (None, pem)
+        }
+        None => {
+            let key = PrivateKey::generate(key_algorithm(&args)?)?;
+            let csr = pki::build_csr(&csr_spec(&args)?, &key)?;
+            (Some(Arc::new(key)), csr)
+        }
+    };
+    let duration = args
+        .duration
+        .as_deref()
+        .map(go_duration::parse)
+        .transpose()
+        .context("--duration")?;
+    let usages = args
+        .usages
+        .iter()
+        .map(|u| KeyUsage::from_cert_manager(u).map_err(anyhow::Error::from))
+        .collect::<Result<Vec<_>>>()
+        .context("--usage")?;
+    let limits = CallLimits {
+        deadline: go_duration::parse(&args.call_deadline).context("--call-deadline")?,
+        ..CallLimits::default()
+    };
+    let give_up = go_duration::parse(&args.timeout).context("--timeout")?;
+
+    let cache_dir = args.cache_dir.clone().or_else(super::default_cache_dir);
+    let (plugin, source, load_time) = plugin_load::load(&plugin_name, cache_dir)?;
+    let info = plugin.info();
+    println!(
+        "Plugin {} {} (serves {}), loaded in {:.1} ms ({source:?})",
+        info.name,
+        info.version,
+        info.issuer_types.join(", "),
+        load_time.as_secs_f64() * 1e3
+    );
+
+    let effects = CallEffects {
+        secrets: secrets.clone(),
+        ..CallEffects::default()
+    };
+    let config = IssuerConfig {
+        kind: issuer.kind.clone(),
+        name: issuer.name.clone(),
+        namespace: issuer.namespace.clone(),
+        spec_json: issuer.spec.to_string(),
+    };
+    let issuer_label = format!("{} {}/{}", issuer.kind, issuer.namespace, issuer.name);
+    match plugin.validate(&config, &effects, &limits)? {
+        Ok(ready) => println!("{issuer_label}: Ready=True, reason {}: {}", ready.reason, ready.message),
+        Err(failure) => {
+            eprintln!("{issuer_label}: Ready=False, reason {}: {}", failure.reason, failure.message);
+            return Ok(1);
+        }
+    }
+
+    let request = CertificateRequest {
+        name: "plugin-test-1".to_owned(),
+        namespace: issuer.namespace.clone(),
+        csr_pem: csr_pem.clone(),
+        duration_seconds: duration.map(|d| d.as_secs()),
+        is_ca: args.is_ca,
+        usages: usages.into_iter().map(convert_usage).collect(),
+        issuer: config,
+        request_key: None,
+        annotations: Vec::new(),
+        presented_challenges: Vec::new(),
+    };
+    let started = Instant::now();
+    let mut state = None;
+    let issued = loop {
+        let call = IssueCall {
+            request: request.clone(),
+            request_key: key.clone(),
+            state: state.take(),
+        };
+        match plugin.issue(call, &effects, &limits)? {
+            Ok(IssueOutcome::Issued(issued)) => break issued,
+            Ok(IssueOutcome::Pending(pending)) => {
+                for event in &pending.events {
+                    let kind = match event.type_ {
+                        EventType::Normal => "Normal",
+                        EventType::Warning => "Warning",
+                    };
+                    println!("  {kind:<7} {:<20} {}", event.reason, event.message);
+                }
+                println!("  Pending: {}", pending.waiting_for);
+                let wait = Duration::from_millis(pending.retry_after_ms);
+                if started.elapsed() + wait > give_up {
+                    eprintln!("Gave up after {:?}: still pending ({})", give_up, pending.waiting_for);
+                    return Ok(1);
+                }
+                std::thread::sleep(wait);
+                state = Some(pending.state);
+            }
+            Err(failure) => {
+                eprintln!(
+                    "Issuance failed, reason {}: {}{}",
+                    failure.reason,
+                    failure.message,
+                    if failure.retryable { " (retrying later could succeed)" } else { "" }
+                );
+                return Ok(1);
+            }
+        }
+    };
+    let took = started.elapsed();
+
+    let now = SystemClock.now_unix_seconds();
+    summary::print(&issued.certificate_chain_pem, issued.ca_pem.as_deref(), took, now)?;
+    if let Some(out) = &args.out {
+        let encoding = if args.key_encoding == "PKCS8" { KeyEncoding::Pkcs8 } else { KeyEncoding::Pkcs1 };
+        let key_pem = key.as_ref().map(|k| k.to_pem(encoding)).transpose()?;
+        write_outputs(out, &issued.certificate_chain_pem, key_pem.as_deref(), issued.ca_pem.as_deref())?;
+    }
+    Ok(0)
+}
+
+fn key_algorithm(args: &TestArgs) -> Result<KeyAlgorithm> {
+    let name = match args.key_algorithm {
+        KeyAlgorithmArg::Rsa => "RSA",
+        KeyAlgorithmArg::Ecdsa => "ECDSA",
+        KeyAlgorithmArg::Ed25519 => "Ed25519",
+    };
+    Ok(KeyAlgorithm::from_spec(Some(name), args.key_size)?)
+}
+
+fn csr_spec(args: &TestArgs) -> Result<CsrSpec> {
+    let common_name = args.common_name.clone().or_else(|| args.dns_names.first().cloned());
+    let usages = args
+        .usages
+        .iter()
+        .map(|u| KeyUsage::from_cert_manager(u))
+        .collect::<Result<Vec<_>, _>>()
+        .context("--usage")?;
+    Ok(CsrSpec {
+        common_name,
+        literal_subject: None,
+        subject: Subject {
+            organizations: args.organizations.clone(),
+            ..Subject::default()
+        },
+        dns_names: args.dns_names.clone(),
+        ip_addresses: args.ip_address.clone(),
+        uris: args.uri.clone(),
+        email_addresses: args.email.clone(),
+        usages,
+        is_ca: args.is_ca,
+        encode_usages_in_request: true,
+    })
+}
+
+/// Writes each file whole (temporary name, then rename) so a crash never
+/// leaves half a certificate; the key is 0600 from the start.
+fn write_outputs(dir: &Path, chain: &str, key: Option<&str>, ca: Option<&str>) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    for (name, contents, private) in [("tls.crt", Some(chain), false), ("tls.key", key, true), ("ca.crt", ca, false)] {
+        let Some(contents) = contents else { continue };
+        let path = dir.join(name);
+        write_atomically(&path, contents.as_bytes(), private)?;
+        written.push(path.display().to_string());
+    }
+    if written.is_empty() {
+        bail!("nothing to write");
+    }
+    println!("Wrote {}", written.join(", "));
+    Ok(())
+}
+
+fn write_atomically(path: &Path, contents: &[u8], private: bool) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if private { 0o600 } else { 0o644 });
+    }
+    let mut file = options.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

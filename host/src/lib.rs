@@ -1,0 +1,12 @@
+//! certwasm: cert-manager compatible certificates, issued by sandboxed
+//! WebAssembly plugins.
+//!
+//! The host owns everything that touches the cluster and every private key;
+//! an issuer plugin only turns a certificate request into a signed chain,
+//! through the `certwasm:issuer` WIT interface (see `wit/`).
+
+pub mod cli;
+pub mod clock;
+pub mod go_duration;
+pub mod pki;
+pub mod plugin;

@@ -1,0 +1,24 @@
+//! Errors of the plugin runtime itself (loading, compiling, linking).
+
+use std::path::PathBuf;
+
+/// Why a plugin could not be loaded or a call could not be set up.
+///
+/// Failures *inside* a call (a trap, a timeout, the plugin's own error) are
+/// [`PluginCallError`](super::PluginCallError)s instead: they fail one request
+/// and leave the plugin usable.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("configuring the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("plugin {name}: not a valid certwasm:issuer component: {reason}")]
+    InvalidComponent { name: String, reason: String },
+    #[error("plugin {name}: it does not match the host's certwasm:issuer@0.1.0 world: {reason}")]
+    Link { name: String, reason: String },
+    #[error("reading plugin file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("plugin cache directory {path}: {source}")]
+    Cache { path: PathBuf, source: std::io::Error },
+    #[error("no bundled plugin is called {0:?} (bundled: selfsigned, ca)")]
+    UnknownBundled(String),
+}

@@ -1,0 +1,32 @@
+//! The wasmtime plugin runtime: loads issuer components, links the host
+//! imports, and runs each call in a fresh, limited instance.
+//!
+//! Why a fresh instance per call: a plugin is stateless by contract, and an
+//! instance that trapped, ran out of memory or was interrupted must never
+//! serve another request. Instantiating from a pre-linked [`IssuerPre`] costs
+//! microseconds, so isolation is nearly free.
+//!
+//! [`IssuerPre`]: bindings::IssuerPre
+
+pub mod bindings;
+mod bundled;
+mod cache;
+mod convert;
+pub use convert::key_usage as convert_usage;
+pub mod egress;
+mod engine;
+mod error;
+mod host_state;
+mod keyring;
+mod limits;
+pub mod outbound;
+mod runtime;
+pub mod selection;
+pub mod secrets;
+
+pub use bundled::{BUNDLED, BundledPlugin, bundled_plugin};
+pub use engine::PluginEngine;
+pub use error::PluginError;
+pub use limits::CallLimits;
+pub use cache::LoadSource;
+pub use runtime::{CallEffects, IssueCall, Plugin, PluginCallError};

@@ -1,0 +1,197 @@
+//! Outbound HTTP for plugins: the effect behind the `http` import.
+//!
+//! The egress decision is made in [`super::egress`]; this module only
+//! resolves names and performs requests, pinned to the addresses that were
+//! checked.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// Largest response body handed to a plugin. Larger bodies would only eat
+/// into the plugin's memory cap; no issuer API returns more.
+pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
+
+/// One request, after the egress check.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    pub method: String,
+    pub url: Url,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Extra trusted roots, PEM.
+    pub ca_bundle_pem: Option<String>,
+    pub timeout: Duration,
+    /// The checked addresses to connect to (for a host name).
+    pub pinned: Vec<SocketAddr>,
+}
+
+/// A response, headers lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Name resolution and HTTP, as the `http` import needs them. Tests swap in
+/// a resolver that maps names to chosen addresses.
+pub trait Outbound: Send + Sync {
+    /// Resolves a host name (not an IP literal) to addresses.
+    fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String>;
+    /// Performs the request; errors are transport failures worded for a user.
+    fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String>;
+}
+
+/// The production [`Outbound`]: the system resolver and reqwest with rustls.
+///
+/// Plugin calls run on blocking threads, so requests are driven on a small
+/// runtime of this type's own and awaited through a channel; that works
+/// whether or not the calling thread belongs to another tokio runtime.
+#[derive(Default)]
+pub struct ReqwestOutbound {
+    runtime: OnceLock<Result<tokio::runtime::Runtime, String>>,
+    /// Clients by (host, pinned addresses, CA bundle digest): building a
+    /// client loads the system roots, which costs milliseconds.
+    clients: Mutex<HashMap<String, reqwest::Client>>,
+}
+
+impl std::fmt::Debug for ReqwestOutbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReqwestOutbound").finish_non_exhaustive()
+    }
+}
+
+impl ReqwestOutbound {
+    /// A shared instance.
+    pub fn shared() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime, String> {
+        self.runtime
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("certwasm-outbound")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("starting the HTTP runtime: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn client(&self, request: &OutboundRequest) -> Result<reqwest::Client, String> {
+        let host = request.url.host_str().unwrap_or_default().to_owned();
+        let bundle_digest = request
+            .ca_bundle_pem
+            .as_deref()
+            .map(|pem| hex::encode(Sha256::digest(pem.as_bytes())))
+            .unwrap_or_default();
+        let key = format!("{host}|{:?}|{bundle_digest}", request.pinned);
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            // Redirects would bypass the egress check: the plugin follows
+            // them itself, through another checked request.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("certwasm/", env!("CARGO_PKG_VERSION")));
+        if !request.pinned.is_empty() {
+            builder = builder.resolve_to_addrs(&host, &request.pinned);
+        }
+        if let Some(pem) = &request.ca_bundle_pem {
+            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| format!("the CA bundle is not valid PEM: {e}"))?;
+            if roots.is_empty() {
+                return Err("the CA bundle holds no certificate".into());
+            }
+            for root in roots {
+                builder = builder.add_root_certificate(root);
+            }
+        }
+        let client = builder.build().map_err(|e| format!("building the HTTP client: {e}"))?;
+        if clients.len() > 256 {
+            clients.clear();
+        }
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+impl Outbound for ReqwestOutbound {
+    fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+        let addresses = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("resolving {host}: {e}"))?;
+        Ok(addresses.map(|a| a.ip()).collect())
+    }
+
+    fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| format!("{:?} is not an HTTP method", request.method))?;
+        let client = self.client(&request)?;
+        let timeout = request.timeout;
+        let url = request.url.clone();
+        let mut builder = client.request(method, url.clone()).timeout(timeout);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let builder = builder.body(request.body);
+        let (done, result) = std::sync::mpsc::channel();
+        self.runtime()?.spawn(async move {
+            let outcome = async {
+                let mut response = builder.send().await.map_err(|e| describe(&url, &e))?;
+                let status = response.status().as_u16();
+                let headers = response
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect();
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(|e| describe(&url, &e))? {
+                    if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                        return Err(format!(
+                            "response from {url} is larger than {MAX_RESPONSE_BYTES} bytes"
+                        ));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(OutboundResponse { status, headers, body })
+            }
+            .await;
+            // The receiver is gone only if the call already timed out.
+            let _ = done.send(outcome);
+        });
+        result
+            .recv_timeout(timeout + Duration::from_millis(100))
+            .map_err(|_| format!("request to {} timed out after {timeout:?}", request.url))?
+    }
+}
+
+/// Words a reqwest error for a plugin author: what failed, and the cause
+/// chain (connection refused, certificate unknown, ...).
+fn describe(url: &Url, err: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut message = if err.is_timeout() {
+        format!("request to {url} timed out")
+    } else if err.is_connect() {
+        format!("cannot connect to {url}")
+    } else {
+        format!("request to {url} failed")
+    };
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

@@ -1,0 +1,326 @@
+//! Loading a plugin and running one call in a fresh, limited instance.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::Store;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use super::bindings::types::{
+    CertificateRequest, IssueOutcome, IssuerConfig, PluginError as PluginFailure, PluginInfo,
+    Readiness,
+};
+use super::bindings::{Issuer, IssuerPre};
+use super::cache::{LoadSource, compile};
+use super::egress::EgressPolicy;
+use super::engine::{EPOCH_TICK, PluginEngine};
+use super::error::PluginError;
+use super::host_state::{CallContext, HostState, STDERR_CAPACITY};
+use super::keyring::{KeyRing, REQUEST_KEY_HANDLE};
+use super::limits::CallLimits;
+use super::outbound::{Outbound, ReqwestOutbound};
+use super::secrets::{NoSecrets, SecretStore, referenced_secrets};
+use crate::clock::{Clock, SystemClock};
+use crate::pki::PrivateKey;
+
+/// The effects a call acts through: where Secrets come from, how HTTP goes
+/// out, what time it is. Swapped out in tests and in `plugin test`.
+#[derive(Clone)]
+pub struct CallEffects {
+    pub secrets: Arc<dyn SecretStore>,
+    pub outbound: Arc<dyn Outbound>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for CallEffects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallEffects").finish_non_exhaustive()
+    }
+}
+
+impl Default for CallEffects {
+    /// No Secrets, real HTTP, the system clock.
+    fn default() -> Self {
+        Self {
+            secrets: Arc::new(NoSecrets),
+            outbound: ReqwestOutbound::shared(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// One `issue` call's inputs.
+#[derive(Debug, Clone)]
+pub struct IssueCall {
+    /// The request; its `request_key` is filled in by the runtime.
+    pub request: CertificateRequest,
+    /// The CSR's private key, lent to self-signing issuers.
+    pub request_key: Option<Arc<PrivateKey>>,
+    /// The last `pending.state`, or none on the first call.
+    pub state: Option<Vec<u8>>,
+}
+
+/// Why a call failed in the sandbox rather than with the plugin's own error.
+/// Each fails that call alone; the plugin stays loaded and usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginCallError {
+    #[error("plugin {plugin}: exceeded its deadline of {deadline:?} and was stopped")]
+    Timeout { plugin: String, deadline: Duration },
+    #[error("plugin {plugin}: exceeded its memory limit of {limit_mib} MiB and was stopped")]
+    MemoryExceeded { plugin: String, limit_mib: usize },
+    #[error("plugin {plugin}: exhausted its call stack (runaway recursion) and was stopped")]
+    StackOverflow { plugin: String },
+    #[error("plugin {plugin}: crashed: {message}")]
+    Trap { plugin: String, message: String },
+    #[error("plugin {plugin}: returned {size} bytes of {what}, more than the limit of {limit}")]
+    ResultTooLarge {
+        plugin: String,
+        what: &'static str,
+        size: usize,
+        limit: usize,
+    },
+    #[error("plugin {plugin}: {reason}")]
+    Setup { plugin: String, reason: String },
+}
+
+/// A loaded plugin: compiled, linked, ready to instantiate per call.
+///
+/// Cheap to share (`Arc` it); calls may run concurrently, each in its own
+/// store and instance.
+pub struct Plugin {
+    name: String,
+    info: PluginInfo,
+    pre: IssuerPre<HostState>,
+    engine: PluginEngine,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("version", &self.info.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// Compiles (or maps from the cache) and links a component, then calls
+    /// its `info` export once.
+    pub fn load(engine: &PluginEngine, name: &str, bytes: &[u8]) -> Result<(Self, LoadSource), PluginError> {
+        let inner = &engine.inner;
+        let (component, source) = match &inner.cache {
+            Some(cache) => cache.load(&inner.engine, name, bytes)?,
+            None => (compile(&inner.engine, name, bytes)?, LoadSource::Compiled),
+        };
+        let link_error = |e: wasmtime::Error| PluginError::Link {
+            name: name.to_owned(),
+            reason: format!("{e:#}"),
+        };
+        let instance_pre = inner.linker.instantiate_pre(&component).map_err(link_error)?;
+        let pre = IssuerPre::new(instance_pre).map_err(link_error)?;
+        let mut plugin = Self {
+            name: name.to_owned(),
+            info: PluginInfo {
+                name: name.to_owned(),
+                version: String::new(),
+                issuer_types: Vec::new(),
+                description: String::new(),
+            },
+            pre,
+            engine: engine.clone(),
+        };
+        let config = IssuerConfig {
+            kind: String::new(),
+            name: String::new(),
+            namespace: String::new(),
+            spec_json: "{}".to_owned(),
+        };
+        plugin.info = plugin
+            .run(
+                "info",
+                &config,
+                &CallEffects::default(),
+                &CallLimits::default(),
+                KeyRing::default(),
+                |issuer, store| issuer.call_info(store),
+            )
+            .map_err(|e| PluginError::InvalidComponent {
+                name: name.to_owned(),
+                reason: format!("its info() call failed: {e}"),
+            })?;
+        Ok((plugin, source))
+    }
+
+    /// The plugin's name as the host knows it (bundled name or file stem).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the plugin said of itself when loaded.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Runs `validate` for an issuer.
+    pub fn validate(
+        &self,
+        config: &IssuerConfig,
+        effects: &CallEffects,
+        limits: &CallLimits,
+    ) -> Result<Result<Readiness, PluginFailure>, PluginCallError> {
+        let subject = format!("{} {}/{}", config.kind, config.namespace, config.name);
+        let result = self.run(&subject, config, effects, limits, KeyRing::default(), |issuer, store| {
+            issuer.call_validate(store, config)
+        })?;
+        match &result {
+            Ok(readiness) => self.check_size("readiness", readiness.reason.len() + readiness.message.len(), limits)?,
+            Err(failure) => self.check_failure_size(failure, limits)?,
+        }
+        Ok(result)
+    }
+
+    /// Runs `issue` for a request.
+    pub fn issue(
+        &self,
+        call: IssueCall,
+        effects: &CallEffects,
+        limits: &CallLimits,
+    ) -> Result<Result<IssueOutcome, PluginFailure>, PluginCallError> {
+        let IssueCall {
+            mut request,
+            request_key,
+            state,
+        } = call;
+        let mut keys = KeyRing::default();
+        request.request_key = request_key.map(|key| keys.insert(REQUEST_KEY_HANDLE.to_owned(), key));
+        let subject = format!("CertificateRequest {}/{}", request.namespace, request.name);
+        let config = request.issuer.clone();
+        let result = self.run(&subject, &config, effects, limits, keys, |issuer, store| {
+            issuer.call_issue(store, &request, state.as_deref())
+        })?;
+        match &result {
+            Ok(IssueOutcome::Issued(issued)) => {
+                let size = issued.certificate_chain_pem.len() + issued.ca_pem.as_ref().map_or(0, String::len);
+                self.check_size("certificate", size, limits)?;
+            }
+            Ok(IssueOutcome::Pending(pending)) => {
+                let events: usize = pending.events.iter().map(|e| e.reason.len() + e.message.len()).sum();
+                let order = pending.order.as_ref().map_or(0, |o| {
+                    o.url.len() + o.reason.len() + o.challenges.iter().map(|c| c.key.len() + c.reason.len() + c.solver_json.len() + c.url.len()).sum::<usize>()
+                });
+                self.check_size("pending state", pending.state.len() + pending.waiting_for.len() + events + order, limits)?;
+            }
+            Err(failure) => self.check_failure_size(failure, limits)?,
+        }
+        Ok(result)
+    }
+
+    fn check_failure_size(&self, failure: &PluginFailure, limits: &CallLimits) -> Result<(), PluginCallError> {
+        self.check_size("error message", failure.reason.len() + failure.message.len(), limits)
+    }
+
+    fn check_size(&self, what: &'static str, size: usize, limits: &CallLimits) -> Result<(), PluginCallError> {
+        if size > limits.max_result_bytes {
+            return Err(PluginCallError::ResultTooLarge {
+                plugin: self.name.clone(),
+                what,
+                size,
+                limit: limits.max_result_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Instantiates the plugin in a fresh store under `limits` and runs `f`.
+    fn run<R>(
+        &self,
+        subject: &str,
+        config: &IssuerConfig,
+        effects: &CallEffects,
+        limits: &CallLimits,
+        keys: KeyRing,
+        f: impl FnOnce(&Issuer, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginCallError> {
+        let spec: serde_json::Value = serde_json::from_str(&config.spec_json).map_err(|e| PluginCallError::Setup {
+            plugin: self.name.clone(),
+            reason: format!("the issuer spec is not valid JSON: {e}"),
+        })?;
+        let started = Instant::now();
+        let call = CallContext::new(
+            self.name.clone(),
+            subject.to_owned(),
+            config.namespace.clone(),
+            referenced_secrets(&spec),
+            EgressPolicy::from_issuer_spec(&spec),
+            keys,
+            effects,
+            started + limits.deadline,
+        );
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let mut store = Store::new(
+            &self.engine.inner.engine,
+            HostState::new(call, limits.memory_bytes, stderr.clone()),
+        );
+        store.limiter(|state| &mut state.limiter);
+        let ticks = limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+
+        let outcome = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|issuer| f(&issuer, &mut store));
+        outcome.map_err(|err| self.classify(err, &store, &stderr, limits, started.elapsed()))
+    }
+
+    /// Turns a wasmtime error into the reason a user should read.
+    fn classify(
+        &self,
+        err: wasmtime::Error,
+        store: &Store<HostState>,
+        stderr: &MemoryOutputPipe,
+        limits: &CallLimits,
+        elapsed: Duration,
+    ) -> PluginCallError {
+        let plugin = self.name.clone();
+        if store.data().limiter.exceeded {
+            return PluginCallError::MemoryExceeded {
+                plugin,
+                limit_mib: limits.memory_bytes >> 20,
+            };
+        }
+        match err.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => PluginCallError::Timeout {
+                plugin,
+                deadline: limits.deadline,
+            },
+            Some(wasmtime::Trap::StackOverflow) => PluginCallError::StackOverflow { plugin },
+            _ if elapsed >= limits.deadline => PluginCallError::Timeout {
+                plugin,
+                deadline: limits.deadline,
+            },
+            _ => {
+                let output = stderr.contents();
+                let printed = String::from_utf8_lossy(&output);
+                let printed = printed.trim();
+                let mut message = format!("{err:#}");
+                if !printed.is_empty() {
+                    message = format!("{message}; it printed: {}", tail(printed, 1024));
+                }
+                PluginCallError::Trap { plugin, message }
+            }
+        }
+    }
+}
+
+/// The last `max` bytes of `text`, on a character boundary.
+fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}

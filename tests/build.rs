@@ -1,0 +1,13 @@
+//! Builds the hostile plugin the sandbox tests run.
+
+#[path = "../build-support/guests.rs"]
+mod guests;
+
+use std::path::Path;
+
+fn main() {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let workspace = Path::new(&manifest_dir).parent().expect("tests/ lives in the workspace");
+    let paths = guests::build_guests(workspace, &["certwasm-hostile-plugin"], &["tests/plugins", "plugins/sdk", "wit"]);
+    println!("cargo:rustc-env=CERTWASM_HOSTILE_PLUGIN={}", paths[0].display());
+}

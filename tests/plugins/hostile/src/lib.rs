@@ -1,0 +1,135 @@
+//! A hostile issuer plugin for the sandbox tests. What it does is chosen by
+//! `spec.plugin.config.attack`; `"none"` behaves, every other value attacks
+//! the host in one way. Each attack must fail its own call only.
+
+use certwasm_plugin_sdk::bindings::Guest;
+use certwasm_plugin_sdk::bindings::certwasm::issuer::types::*;
+use certwasm_plugin_sdk::bindings::certwasm::issuer::{http, secrets, signer};
+
+struct Hostile;
+
+fn attack(config: &IssuerConfig) -> String {
+    serde_json::from_str::<serde_json::Value>(&config.spec_json)
+        .ok()
+        .and_then(|spec| spec.pointer("/plugin/config/attack")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "none".to_owned())
+}
+
+fn fail(message: String) -> PluginError {
+    PluginError {
+        reason: "Hostile".into(),
+        message,
+        retryable: false,
+    }
+}
+
+fn issued(text: String) -> Result<IssueOutcome, PluginError> {
+    Ok(IssueOutcome::Issued(Issued {
+        certificate_chain_pem: text,
+        ca_pem: None,
+    }))
+}
+
+fn get(url: &str) -> Result<HttpResponse, String> {
+    http::send(&HttpRequest {
+        method: "GET".into(),
+        url: url.into(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        ca_bundle_pem: None,
+        timeout_ms: Some(2000),
+    })
+}
+
+#[inline(never)]
+#[allow(unconditional_recursion)] // the point: recursion the stack cannot hold
+fn recurse(depth: u64, pad: &mut [u8; 256]) -> u64 {
+    pad[(depth % 256) as usize] = depth as u8;
+    let mut next = *pad;
+    std::hint::black_box(&mut next);
+    1 + recurse(depth + 1, &mut next)
+}
+
+impl Guest for Hostile {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: "hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            issuer_types: vec!["plugin".into()],
+            description: "Misbehaves on request; for sandbox tests only.".into(),
+        }
+    }
+
+    fn validate(config: IssuerConfig) -> Result<Readiness, PluginError> {
+        match attack(&config).as_str() {
+            "loop" => loop {
+                std::hint::black_box(0u64);
+            },
+            _ => Ok(Readiness {
+                reason: "IsReady".into(),
+                message: "hostile plugin at your service".into(),
+            }),
+        }
+    }
+
+    fn issue(request: CertificateRequest, _state: Option<Vec<u8>>) -> Result<IssueOutcome, PluginError> {
+        match attack(&request.issuer).as_str() {
+            "none" => issued("ok".into()),
+            "loop" => loop {
+                std::hint::black_box(0u64);
+            },
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    let mut chunk = vec![0u8; 1 << 20];
+                    chunk[0] = 1;
+                    hoard.push(std::hint::black_box(chunk));
+                }
+            }
+            "panic" => panic!("hostile plugin panicked on purpose"),
+            "recursion" => {
+                let mut pad = [0u8; 256];
+                issued(recurse(0, &mut pad).to_string())
+            }
+            "huge-result" => issued("A".repeat(8 << 20)),
+            "http-not-allowed" => get("https://not-allowed.example/").map(|_| IssueOutcome::Pending(Pending {
+                state: Vec::new(),
+                retry_after_ms: 0,
+                waiting_for: "got through".into(),
+                events: Vec::new(),
+                order: None,
+            })).map_err(fail),
+            "http-loopback-by-name" => get("http://allowed.test/").map_err(fail).and_then(|r| issued(r.status.to_string())),
+            "http-metadata-by-name" => get("http://metadata.test/latest/meta-data/").map_err(fail).and_then(|r| issued(r.status.to_string())),
+            "secret-unreferenced" => match secrets::get("someone-elses-secret") {
+                Ok(found) => issued(format!("read it: {}", found.is_some())),
+                Err(err) => Err(fail(err)),
+            },
+            "secret-private-key" => {
+                // The referenced Secret is readable, minus its private key;
+                // the key is usable only through a handle.
+                let secret = secrets::get("referenced").map_err(fail)?.ok_or_else(|| fail("missing".into()))?;
+                let fields: Vec<String> = secret.data.iter().map(|(k, _)| k.clone()).collect();
+                let handle = signer::load("referenced", "tls.key").map_err(fail)?;
+                let spki = signer::public_key(&handle).map_err(fail)?;
+                issued(format!("fields={} spki={}", fields.join(","), spki.len()))
+            }
+            "forged-handle" => match signer::sign("secret:someone-elses-secret/tls.key", SignatureAlgorithm::EcdsaP256Sha256, b"data") {
+                Ok(_) => issued("signed with a key it was never given".into()),
+                Err(err) => Err(fail(err)),
+            },
+            "ambient" => {
+                // What the sandbox grants by way of WASI: nothing.
+                let env = std::env::vars().count();
+                let args = std::env::args().count();
+                let fs = std::fs::read_to_string("/etc/passwd").is_ok();
+                let dir = std::fs::read_dir(".").is_ok();
+                let net = std::net::TcpStream::connect("127.0.0.1:22").is_ok();
+                issued(format!("env={env} args={args} fs={fs} dir={dir} net={net}"))
+            }
+            other => Err(fail(format!("unknown attack {other:?}"))),
+        }
+    }
+}
+
+certwasm_plugin_sdk::export!(Hostile);
