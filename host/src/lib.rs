@@ -6,6 +6,7 @@
 //! through the `certwasm:issuer` WIT interface (see `wit/`).
 
 pub mod cli;
+pub mod api;
 pub mod clock;
 pub mod go_duration;
 pub mod pki;

@@ -52,6 +52,7 @@ impl HostState {
             limiter: MemoryLimiter {
                 limit: memory_bytes,
                 exceeded: false,
+                peak: 0,
             },
             call,
         }
@@ -73,6 +74,10 @@ impl WasiView for HostState {
 pub(crate) struct MemoryLimiter {
     limit: usize,
     pub(crate) exceeded: bool,
+    /// The largest size any memory of the call grew to, for [`CallStats`].
+    ///
+    /// [`CallStats`]: super::CallStats
+    pub(crate) peak: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
@@ -90,6 +95,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
                 desired >> 20
             ));
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 

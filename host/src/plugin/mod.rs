@@ -29,4 +29,4 @@ pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use limits::CallLimits;
 pub use cache::LoadSource;
-pub use runtime::{CallEffects, IssueCall, Plugin, PluginCallError};
+pub use runtime::{CallEffects, CallStats, IssueCall, Plugin, PluginCallError};

@@ -60,6 +60,15 @@ pub struct IssueCall {
     pub state: Option<Vec<u8>>,
 }
 
+/// What one call cost, for benchmarks and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallStats {
+    /// Wall-clock time, instantiation included.
+    pub elapsed: Duration,
+    /// The largest linear memory the instance grew to.
+    pub peak_memory_bytes: usize,
+}
+
 /// Why a call failed in the sandbox rather than with the plugin's own error.
 /// Each fails that call alone; the plugin stays loaded and usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,7 +144,7 @@ impl Plugin {
             namespace: String::new(),
             spec_json: "{}".to_owned(),
         };
-        plugin.info = plugin
+        (plugin.info, _) = plugin
             .run(
                 "info",
                 &config,
@@ -169,7 +178,7 @@ impl Plugin {
         limits: &CallLimits,
     ) -> Result<Result<Readiness, PluginFailure>, PluginCallError> {
         let subject = format!("{} {}/{}", config.kind, config.namespace, config.name);
-        let result = self.run(&subject, config, effects, limits, KeyRing::default(), |issuer, store| {
+        let (result, _) = self.run(&subject, config, effects, limits, KeyRing::default(), |issuer, store| {
             issuer.call_validate(store, config)
         })?;
         match &result {
@@ -186,6 +195,16 @@ impl Plugin {
         effects: &CallEffects,
         limits: &CallLimits,
     ) -> Result<Result<IssueOutcome, PluginFailure>, PluginCallError> {
+        self.issue_measured(call, effects, limits).map(|(result, _)| result)
+    }
+
+    /// Runs `issue` and also reports what the call cost.
+    pub fn issue_measured(
+        &self,
+        call: IssueCall,
+        effects: &CallEffects,
+        limits: &CallLimits,
+    ) -> Result<(Result<IssueOutcome, PluginFailure>, CallStats), PluginCallError> {
         let IssueCall {
             mut request,
             request_key,
@@ -195,7 +214,7 @@ impl Plugin {
         request.request_key = request_key.map(|key| keys.insert(REQUEST_KEY_HANDLE.to_owned(), key));
         let subject = format!("CertificateRequest {}/{}", request.namespace, request.name);
         let config = request.issuer.clone();
-        let result = self.run(&subject, &config, effects, limits, keys, |issuer, store| {
+        let (result, stats) = self.run(&subject, &config, effects, limits, keys, |issuer, store| {
             issuer.call_issue(store, &request, state.as_deref())
         })?;
         match &result {
@@ -212,7 +231,7 @@ impl Plugin {
             }
             Err(failure) => self.check_failure_size(failure, limits)?,
         }
-        Ok(result)
+        Ok((result, stats))
     }
 
     fn check_failure_size(&self, failure: &PluginFailure, limits: &CallLimits) -> Result<(), PluginCallError> {
@@ -240,7 +259,7 @@ impl Plugin {
         limits: &CallLimits,
         keys: KeyRing,
         f: impl FnOnce(&Issuer, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<R, PluginCallError> {
+    ) -> Result<(R, CallStats), PluginCallError> {
         let spec: serde_json::Value = serde_json::from_str(&config.spec_json).map_err(|e| PluginCallError::Setup {
             plugin: self.name.clone(),
             reason: format!("the issuer spec is not valid JSON: {e}"),
@@ -270,7 +289,13 @@ impl Plugin {
             .pre
             .instantiate(&mut store)
             .and_then(|issuer| f(&issuer, &mut store));
-        outcome.map_err(|err| self.classify(err, &store, &stderr, limits, started.elapsed()))
+        let elapsed = started.elapsed();
+        let result = outcome.map_err(|err| self.classify(err, &store, &stderr, limits, elapsed))?;
+        let stats = CallStats {
+            elapsed,
+            peak_memory_bytes: store.data().limiter.peak,
+        };
+        Ok((result, stats))
     }
 
     /// Turns a wasmtime error into the reason a user should read.

@@ -1,0 +1,1 @@
+//! cert-manager v1 API types (being written).
