@@ -25,7 +25,10 @@ pub fn build_guests(workspace: &Path, packages: &[&str], watch: &[&str]) -> Vec<
     for path in watch {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
     println!("cargo:rerun-if-env-changed=CERTWASM_GUEST_TARGET_DIR");
 
     let target_dir = std::env::var_os("CERTWASM_GUEST_TARGET_DIR")
@@ -35,7 +38,14 @@ pub fn build_guests(workspace: &Path, packages: &[&str], watch: &[&str]) -> Vec<
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--quiet", "--target", GUEST_TARGET, "--profile", GUEST_PROFILE])
+        .args([
+            "build",
+            "--quiet",
+            "--target",
+            GUEST_TARGET,
+            "--profile",
+            GUEST_PROFILE,
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     for package in packages {
@@ -55,9 +65,9 @@ pub fn build_guests(workspace: &Path, packages: &[&str], watch: &[&str]) -> Vec<
     ] {
         command.env_remove(var);
     }
-    let status = command
-        .status()
-        .unwrap_or_else(|err| panic!("could not run cargo to build the WebAssembly plugins: {err}"));
+    let status = command.status().unwrap_or_else(|err| {
+        panic!("could not run cargo to build the WebAssembly plugins: {err}")
+    });
     if !status.success() {
         panic!(
             "building the WebAssembly plugins failed (see above). They are built for the {GUEST_TARGET} \
@@ -69,7 +79,11 @@ pub fn build_guests(workspace: &Path, packages: &[&str], watch: &[&str]) -> Vec<
         .map(|package| {
             let file = format!("{}.wasm", package.replace('-', "_"));
             let path = target_dir.join(GUEST_TARGET).join(GUEST_PROFILE).join(file);
-            assert!(path.exists(), "cargo built {package} but {} is missing", path.display());
+            assert!(
+                path.exists(),
+                "cargo built {package} but {} is missing",
+                path.display()
+            );
             path
         })
         .collect()

@@ -14,7 +14,9 @@ const BUNDLED: &[(&str, &str)] = &[
 
 fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let workspace = Path::new(&manifest_dir).parent().expect("host/ lives in the workspace");
+    let workspace = Path::new(&manifest_dir)
+        .parent()
+        .expect("host/ lives in the workspace");
     let packages: Vec<&str> = BUNDLED.iter().map(|(_, package)| *package).collect();
     let paths = guests::build_guests(workspace, &packages, &["plugins", "wit"]);
     for ((name, _), path) in BUNDLED.iter().zip(paths) {

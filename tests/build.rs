@@ -7,7 +7,16 @@ use std::path::Path;
 
 fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let workspace = Path::new(&manifest_dir).parent().expect("tests/ lives in the workspace");
-    let paths = guests::build_guests(workspace, &["certwasm-hostile-plugin"], &["tests/plugins", "plugins/sdk", "wit"]);
-    println!("cargo:rustc-env=CERTWASM_HOSTILE_PLUGIN={}", paths[0].display());
+    let workspace = Path::new(&manifest_dir)
+        .parent()
+        .expect("tests/ lives in the workspace");
+    let paths = guests::build_guests(
+        workspace,
+        &["certwasm-hostile-plugin"],
+        &["tests/plugins", "plugins/sdk", "wit"],
+    );
+    println!(
+        "cargo:rustc-env=CERTWASM_HOSTILE_PLUGIN={}",
+        paths[0].display()
+    );
 }

@@ -54,7 +54,12 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
             "m" => 60e9,
             "h" => 3600e9,
             "" => return Err(invalid()),
-            other => return Err(DurationError::UnknownUnit(text.to_owned(), other.to_owned())),
+            other => {
+                return Err(DurationError::UnknownUnit(
+                    text.to_owned(),
+                    other.to_owned(),
+                ));
+            }
         };
         total_nanos += value * scale;
         rest = next;
@@ -74,9 +79,9 @@ pub fn format(duration: Duration) -> String {
         return "0s".to_owned();
     }
     if total == 0 {
-        return if nanos % 1_000_000 == 0 {
+        return if nanos.is_multiple_of(1_000_000) {
             format!("{}ms", nanos / 1_000_000)
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             format!("{}µs", nanos / 1_000)
         } else {
             format!("{nanos}ns")
@@ -109,7 +114,10 @@ mod tests {
         assert_eq!(parse("1.5h").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse("300ms").unwrap(), Duration::from_millis(300));
         assert_eq!(parse("0").unwrap(), Duration::ZERO);
-        assert_eq!(parse("2h45m10s").unwrap(), Duration::from_secs(2 * 3600 + 45 * 60 + 10));
+        assert_eq!(
+            parse("2h45m10s").unwrap(),
+            Duration::from_secs(2 * 3600 + 45 * 60 + 10)
+        );
     }
 
     #[test]
@@ -119,7 +127,10 @@ mod tests {
         assert!(matches!(parse("h"), Err(DurationError::Invalid(_))));
         assert!(matches!(parse("90d"), Err(DurationError::UnknownUnit(_, u)) if u == "d"));
         assert!(matches!(parse("-1h"), Err(DurationError::Negative(_))));
-        assert!(matches!(parse("1 h"), Err(DurationError::UnknownUnit(_, _))));
+        assert!(matches!(
+            parse("1 h"),
+            Err(DurationError::UnknownUnit(_, _))
+        ));
     }
 
     #[test]
@@ -129,6 +140,9 @@ mod tests {
         assert_eq!(format(Duration::from_secs(5)), "5s");
         assert_eq!(format(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format(Duration::ZERO), "0s");
-        assert_eq!(parse(&format(Duration::from_secs(123_456))).unwrap(), Duration::from_secs(123_456));
+        assert_eq!(
+            parse(&format(Duration::from_secs(123_456))).unwrap(),
+            Duration::from_secs(123_456)
+        );
     }
 }

@@ -5,8 +5,8 @@
 //! an issuer plugin only turns a certificate request into a signed chain,
 //! through the `certwasm:issuer` WIT interface (see `wit/`).
 
-pub mod cli;
 pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod go_duration;
 pub mod pki;

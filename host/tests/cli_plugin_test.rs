@@ -1,5 +1,8 @@
 //! `certwasm plugin test` end to end: the binary, real manifests, openssl.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -12,7 +15,11 @@ fn certwasm(args: &[&str], cache: &Path) -> Output {
 }
 
 fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 fn write(dir: &Path, name: &str, contents: &str) -> String {
@@ -52,8 +59,23 @@ fn selfsigned_ca_then_ca_leaf_verify_with_openssl() {
     let selfsigned = write(dir.path(), "selfsigned.yaml", SELFSIGNED);
     let root = dir.path().join("root");
     let out = certwasm(
-        &["plugin", "test", "--issuer", &selfsigned, "--common-name", "Test Root", "--is-ca", "--duration", "8760h",
-          "--key-algorithm", "ecdsa", "--key-size", "384", "--out", root.to_str().unwrap()],
+        &[
+            "plugin",
+            "test",
+            "--issuer",
+            &selfsigned,
+            "--common-name",
+            "Test Root",
+            "--is-ca",
+            "--duration",
+            "8760h",
+            "--key-algorithm",
+            "ecdsa",
+            "--key-size",
+            "384",
+            "--out",
+            root.to_str().unwrap(),
+        ],
         &cache,
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -67,7 +89,10 @@ fn selfsigned_ca_then_ca_leaf_verify_with_openssl() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(root.join("tls.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(root.join("tls.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -80,20 +105,47 @@ fn selfsigned_ca_then_ca_leaf_verify_with_openssl() {
     let ca_issuer = write(dir.path(), "ca.yaml", CA_ISSUER);
     let leaf = dir.path().join("leaf");
     let out = certwasm(
-        &["plugin", "test", "--issuer", &ca_issuer, "--secret", &secret, "--dns-name", "www.example.com",
-          "--dns-name", "example.com", "--ip-address", "127.0.0.1", "--usage", "server auth",
-          "--key-algorithm", "rsa", "--duration", "720h", "--out", leaf.to_str().unwrap()],
+        &[
+            "plugin",
+            "test",
+            "--issuer",
+            &ca_issuer,
+            "--secret",
+            &secret,
+            "--dns-name",
+            "www.example.com",
+            "--dns-name",
+            "example.com",
+            "--ip-address",
+            "127.0.0.1",
+            "--usage",
+            "server auth",
+            "--key-algorithm",
+            "rsa",
+            "--duration",
+            "720h",
+            "--out",
+            leaf.to_str().unwrap(),
+        ],
         &cache,
     );
     assert!(out.status.success(), "{}", text(&out));
     let summary = text(&out);
-    assert!(summary.contains("reason KeyPairVerified: Signing CA verified"), "{summary}");
-    assert!(summary.contains("DNS names:    www.example.com, example.com"), "{summary}");
+    assert!(
+        summary.contains("reason KeyPairVerified: Signing CA verified"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("DNS names:    www.example.com, example.com"),
+        "{summary}"
+    );
     assert!(summary.contains("IP addresses: 127.0.0.1"), "{summary}");
     assert!(summary.contains("RSA 2048"), "{summary}");
     assert!(summary.contains("(30 days;"), "{summary}");
-    // The second run found the plugins compiled already.
-    assert!(summary.contains("(Cache)"), "{summary}");
+    // Each plugin was compiled once, on first use, and cached by digest.
+    assert!(summary.contains("(Compiled)"), "{summary}");
+    let again = certwasm(&["plugin", "info", "ca"], &cache);
+    assert!(text(&again).contains("(Cache)"), "{}", text(&again));
 
     let verify = Command::new("openssl")
         .args(["verify", "-CAfile"])
@@ -104,12 +156,19 @@ fn selfsigned_ca_then_ca_leaf_verify_with_openssl() {
     assert!(verify.status.success(), "{}", text(&verify));
     // The key written is the one the certificate is for.
     let modulus = |args: &[&str], file: &Path| {
-        let out = Command::new("openssl").args(args).arg(file).output().unwrap();
+        let out = Command::new("openssl")
+            .args(args)
+            .arg(file)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", text(&out));
         out.stdout
     };
     assert_eq!(
-        modulus(&["x509", "-noout", "-modulus", "-in"], &leaf.join("tls.crt")),
+        modulus(
+            &["x509", "-noout", "-modulus", "-in"],
+            &leaf.join("tls.crt")
+        ),
         modulus(&["rsa", "-noout", "-modulus", "-in"], &leaf.join("tls.key"))
     );
 }
@@ -118,7 +177,17 @@ fn selfsigned_ca_then_ca_leaf_verify_with_openssl() {
 fn an_issuer_that_is_not_ready_fails_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let ca_issuer = write(dir.path(), "ca.yaml", CA_ISSUER);
-    let out = certwasm(&["plugin", "test", "--issuer", &ca_issuer, "--dns-name", "x.example.com"], &dir.path().join("c"));
+    let out = certwasm(
+        &[
+            "plugin",
+            "test",
+            "--issuer",
+            &ca_issuer,
+            "--dns-name",
+            "x.example.com",
+        ],
+        &dir.path().join("c"),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("Ready=False, reason ErrGetKeyPair"), "{said}");
@@ -132,14 +201,34 @@ fn an_invalid_manifest_names_the_field() {
         "bad.yaml",
         "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata:\n  name: bad\nspec:\n  selfSigned: {}\n  ca:\n    secretName: x\n",
     );
-    let out = certwasm(&["plugin", "test", "--issuer", &two_types, "--dns-name", "x"], &dir.path().join("c"));
+    let out = certwasm(
+        &["plugin", "test", "--issuer", &two_types, "--dns-name", "x"],
+        &dir.path().join("c"),
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("spec: Forbidden: may not specify more than one issuer type (found selfSigned, ca)"), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "spec: Forbidden: may not specify more than one issuer type (found selfSigned, ca)"
+        ),
+        "{}",
+        text(&out)
+    );
 
-    let no_name = write(dir.path(), "noname.yaml", "apiVersion: cert-manager.io/v1\nkind: Issuer\nspec:\n  selfSigned: {}\n");
-    let out = certwasm(&["plugin", "test", "--issuer", &no_name, "--dns-name", "x"], &dir.path().join("c"));
+    let no_name = write(
+        dir.path(),
+        "noname.yaml",
+        "apiVersion: cert-manager.io/v1\nkind: Issuer\nspec:\n  selfSigned: {}\n",
+    );
+    let out = certwasm(
+        &["plugin", "test", "--issuer", &no_name, "--dns-name", "x"],
+        &dir.path().join("c"),
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("metadata.name: Required value"), "{}", text(&out));
+    assert!(
+        text(&out).contains("metadata.name: Required value"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -150,5 +239,8 @@ fn plugin_info_describes_a_bundled_plugin() {
     let said = text(&out);
     assert!(said.contains("name:         ca"), "{said}");
     assert!(said.contains("serves:       ca"), "{said}");
-    assert!(said.contains("interface:    certwasm:issuer@0.1.0"), "{said}");
+    assert!(
+        said.contains("interface:    certwasm:issuer@0.1.0"),
+        "{said}"
+    );
 }

@@ -1,6 +1,9 @@
 //! The bundled `selfsigned` and `ca` plugins, run through the real runtime,
 //! issue certificates that openssl accepts, with what was asked for.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -8,7 +11,9 @@ use std::sync::{Arc, OnceLock};
 use certwasm::pki::{self, CsrSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, Subject};
 use certwasm::plugin::bindings::types::{CertificateRequest, IssueOutcome, Issued, IssuerConfig};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
-use certwasm::plugin::{CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, bundled_plugin, convert_usage};
+use certwasm::plugin::{
+    CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, bundled_plugin, convert_usage,
+};
 
 fn engine() -> &'static PluginEngine {
     static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
@@ -17,7 +22,9 @@ fn engine() -> &'static PluginEngine {
 
 fn plugin(name: &str) -> Plugin {
     let bundled = bundled_plugin(name).unwrap();
-    Plugin::load(engine(), bundled.name, bundled.wasm).unwrap().0
+    Plugin::load(engine(), bundled.name, bundled.wasm)
+        .unwrap()
+        .0
 }
 
 fn issuer(spec: serde_json::Value) -> IssuerConfig {
@@ -57,7 +64,12 @@ impl Request {
 }
 
 /// Makes the key and CSR in the host, runs `issue` to completion.
-fn issue(plugin: &Plugin, config: &IssuerConfig, request: &Request, effects: &CallEffects) -> (Issued, PrivateKey) {
+fn issue(
+    plugin: &Plugin,
+    config: &IssuerConfig,
+    request: &Request,
+    effects: &CallEffects,
+) -> (Issued, PrivateKey) {
     let key = PrivateKey::generate(request.algorithm).unwrap();
     let csr_pem = pki::build_csr(&request.spec, &key).unwrap();
     let key = Arc::new(key);
@@ -68,7 +80,13 @@ fn issue(plugin: &Plugin, config: &IssuerConfig, request: &Request, effects: &Ca
             csr_pem,
             duration_seconds: request.duration_seconds,
             is_ca: request.spec.is_ca,
-            usages: request.spec.usages.iter().copied().map(convert_usage).collect(),
+            usages: request
+                .spec
+                .usages
+                .iter()
+                .copied()
+                .map(convert_usage)
+                .collect(),
             issuer: config.clone(),
             request_key: None,
             annotations: Vec::new(),
@@ -79,7 +97,9 @@ fn issue(plugin: &Plugin, config: &IssuerConfig, request: &Request, effects: &Ca
     };
     match plugin.issue(call, effects, &CallLimits::default()) {
         Ok(Ok(IssueOutcome::Issued(issued))) => {
-            let key = Arc::try_unwrap(key).ok().expect("the runtime keeps no key after the call");
+            let Ok(key) = Arc::try_unwrap(key) else {
+                panic!("the runtime keeps no key after the call")
+            };
             (issued, key)
         }
         other => panic!("issuance failed: {other:?}"),
@@ -93,8 +113,15 @@ fn write(dir: &Path, name: &str, contents: &str) -> String {
 }
 
 fn openssl(args: &[&str]) -> String {
-    let output = Command::new("openssl").args(args).output().expect("openssl is installed (scripts/setup)");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed (scripts/setup)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(output.status.success(), "openssl {args:?} failed:\n{text}");
     text
 }
@@ -110,7 +137,12 @@ fn self_signed_ca(algorithm: KeyAlgorithm) -> (Issued, PrivateKey) {
     request.spec.is_ca = true;
     request.algorithm = algorithm;
     request.duration_seconds = Some(365 * 86_400);
-    issue(&plugin("selfsigned"), &issuer(serde_json::json!({"selfSigned": {}})), &request, &CallEffects::default())
+    issue(
+        &plugin("selfsigned"),
+        &issuer(serde_json::json!({"selfSigned": {}})),
+        &request,
+        &CallEffects::default(),
+    )
 }
 
 #[test]
@@ -118,11 +150,15 @@ fn selfsigned_issues_a_ca_that_openssl_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let (issued, _) = self_signed_ca(KeyAlgorithm::EcdsaP256);
     let cert = write(dir.path(), "ca.pem", &issued.certificate_chain_pem);
-    assert_eq!(issued.ca_pem.as_deref(), Some(issued.certificate_chain_pem.as_str()), "ca.crt is the certificate itself");
+    assert_eq!(
+        issued.ca_pem.as_deref(),
+        Some(issued.certificate_chain_pem.as_str()),
+        "ca.crt is the certificate itself"
+    );
     openssl(&["verify", "-CAfile", &cert, &cert]);
     let text = text_of(&cert);
-    assert!(text.contains("Subject: CN=certwasm test CA"), "{text}");
-    assert!(text.contains("Issuer: CN=certwasm test CA"), "{text}");
+    assert!(text.contains("Subject: CN = certwasm test CA"), "{text}");
+    assert!(text.contains("Issuer: CN = certwasm test CA"), "{text}");
     assert!(text.contains("CA:TRUE"), "{text}");
     assert!(text.contains("Certificate Sign, CRL Sign"), "{text}");
     assert!(text.contains("Subject Key Identifier"), "{text}");
@@ -133,14 +169,27 @@ fn selfsigned_issues_a_ca_that_openssl_accepts() {
 fn selfsigned_honours_every_san_kind_and_usage() {
     let dir = tempfile::tempdir().unwrap();
     let mut request = Request::server(&["example.com", "www.example.com"]);
-    request.spec.ip_addresses = vec!["192.0.2.10".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+    request.spec.ip_addresses = vec![
+        "192.0.2.10".parse().unwrap(),
+        "2001:db8::1".parse().unwrap(),
+    ];
     request.spec.uris = vec!["spiffe://cluster.local/ns/default/sa/web".into()];
     request.spec.email_addresses = vec!["ops@example.com".into()];
     request.spec.subject.organizations = vec!["Example Org".into()];
-    request.spec.usages = vec![KeyUsage::DigitalSignature, KeyUsage::KeyEncipherment, KeyUsage::ServerAuth, KeyUsage::ClientAuth];
+    request.spec.usages = vec![
+        KeyUsage::DigitalSignature,
+        KeyUsage::KeyEncipherment,
+        KeyUsage::ServerAuth,
+        KeyUsage::ClientAuth,
+    ];
     request.duration_seconds = Some(3 * 3600);
     request.algorithm = KeyAlgorithm::Rsa2048;
-    let (issued, _) = issue(&plugin("selfsigned"), &issuer(serde_json::json!({"selfSigned": {}})), &request, &CallEffects::default());
+    let (issued, _) = issue(
+        &plugin("selfsigned"),
+        &issuer(serde_json::json!({"selfSigned": {}})),
+        &request,
+        &CallEffects::default(),
+    );
     let cert = write(dir.path(), "tls.crt", &issued.certificate_chain_pem);
     let text = text_of(&cert);
     for expected in [
@@ -150,8 +199,8 @@ fn selfsigned_honours_every_san_kind_and_usage() {
         "IP Address:2001:DB8:0:0:0:0:0:1",
         "URI:spiffe://cluster.local/ns/default/sa/web",
         "email:ops@example.com",
-        "O=Example Org",
-        "CN=example.com",
+        "O = Example Org",
+        "CN = example.com",
         "Digital Signature, Key Encipherment",
         "TLS Web Server Authentication, TLS Web Client Authentication",
         "CA:FALSE",
@@ -166,7 +215,12 @@ fn selfsigned_honours_every_san_kind_and_usage() {
 
 #[test]
 fn ca_signs_leaves_that_verify_against_the_ca() {
-    for algorithm in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384, KeyAlgorithm::Rsa2048, KeyAlgorithm::Ed25519] {
+    for algorithm in [
+        KeyAlgorithm::EcdsaP256,
+        KeyAlgorithm::EcdsaP384,
+        KeyAlgorithm::Rsa2048,
+        KeyAlgorithm::Ed25519,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (ca, ca_key) = self_signed_ca(algorithm);
         let secrets = Arc::new(MemorySecrets::default());
@@ -174,8 +228,14 @@ fn ca_signs_leaves_that_verify_against_the_ca() {
             "default",
             "ca-key-pair",
             SecretData::from([
-                ("tls.crt".to_owned(), ca.certificate_chain_pem.clone().into_bytes()),
-                ("tls.key".to_owned(), ca_key.to_pem(KeyEncoding::Pkcs1).unwrap().into_bytes()),
+                (
+                    "tls.crt".to_owned(),
+                    ca.certificate_chain_pem.clone().into_bytes(),
+                ),
+                (
+                    "tls.key".to_owned(),
+                    ca_key.to_pem(KeyEncoding::Pkcs1).unwrap().into_bytes(),
+                ),
             ]),
         );
         let effects = CallEffects {
@@ -189,19 +249,31 @@ fn ca_signs_leaves_that_verify_against_the_ca() {
             "issuingCertificateURLs": ["http://ca.example.com/ca.crt"]
         }}));
         let ca_plugin = plugin("ca");
-        let ready = ca_plugin.validate(&config, &effects, &CallLimits::default()).unwrap().unwrap();
-        assert_eq!((ready.reason.as_str(), ready.message.as_str()), ("KeyPairVerified", "Signing CA verified"));
+        let ready = ca_plugin
+            .validate(&config, &effects, &CallLimits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (ready.reason.as_str(), ready.message.as_str()),
+            ("KeyPairVerified", "Signing CA verified")
+        );
 
         let mut request = Request::server(&["leaf.example.com"]);
         request.spec.usages = vec![KeyUsage::ServerAuth];
         let (leaf, _) = issue(&ca_plugin, &config, &request, &effects);
-        let ca_file = write(dir.path(), "ca.crt", leaf.ca_pem.as_deref().expect("the CA issuer returns ca.crt"));
+        let ca_file = write(
+            dir.path(),
+            "ca.crt",
+            leaf.ca_pem
+                .as_deref()
+                .expect("the CA issuer returns ca.crt"),
+        );
         let leaf_file = write(dir.path(), "tls.crt", &leaf.certificate_chain_pem);
         let verified = openssl(&["verify", "-CAfile", &ca_file, &leaf_file]);
         assert!(verified.contains(": OK"), "{algorithm:?}: {verified}");
         let text = text_of(&leaf_file);
         for expected in [
-            "Issuer: CN=certwasm test CA",
+            "Issuer: CN = certwasm test CA",
             "DNS:leaf.example.com",
             "TLS Web Server Authentication",
             "URI:http://crl.example.com/ca.crl",
@@ -209,7 +281,10 @@ fn ca_signs_leaves_that_verify_against_the_ca() {
             "CA Issuers - URI:http://ca.example.com/ca.crt",
             "Authority Key Identifier",
         ] {
-            assert!(text.contains(expected), "{algorithm:?}: missing {expected:?} in\n{text}");
+            assert!(
+                text.contains(expected),
+                "{algorithm:?}: missing {expected:?} in\n{text}"
+            );
         }
     }
 }
@@ -219,9 +294,18 @@ fn ca_reports_missing_and_mismatched_key_pairs_as_cert_manager_does() {
     let ca_plugin = plugin("ca");
     let config = issuer(serde_json::json!({"ca": {"secretName": "ca-key-pair"}}));
 
-    let missing = ca_plugin.validate(&config, &CallEffects::default(), &CallLimits::default()).unwrap().unwrap_err();
+    let missing = ca_plugin
+        .validate(&config, &CallEffects::default(), &CallLimits::default())
+        .unwrap()
+        .unwrap_err();
     assert_eq!(missing.reason, "ErrGetKeyPair");
-    assert!(missing.message.starts_with("Error getting keypair for CA issuer"), "{}", missing.message);
+    assert!(
+        missing
+            .message
+            .starts_with("Error getting keypair for CA issuer"),
+        "{}",
+        missing.message
+    );
 
     let (ca, _) = self_signed_ca(KeyAlgorithm::EcdsaP256);
     let other_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
@@ -231,14 +315,20 @@ fn ca_reports_missing_and_mismatched_key_pairs_as_cert_manager_does() {
         "ca-key-pair",
         SecretData::from([
             ("tls.crt".to_owned(), ca.certificate_chain_pem.into_bytes()),
-            ("tls.key".to_owned(), other_key.to_pem(KeyEncoding::Pkcs8).unwrap().into_bytes()),
+            (
+                "tls.key".to_owned(),
+                other_key.to_pem(KeyEncoding::Pkcs8).unwrap().into_bytes(),
+            ),
         ]),
     );
     let effects = CallEffects {
         secrets,
         ..CallEffects::default()
     };
-    let mismatched = ca_plugin.validate(&config, &effects, &CallLimits::default()).unwrap().unwrap_err();
+    let mismatched = ca_plugin
+        .validate(&config, &effects, &CallLimits::default())
+        .unwrap()
+        .unwrap_err();
     assert_eq!(mismatched.reason, "ErrInvalidKeyPair");
 }
 
@@ -250,15 +340,25 @@ fn the_ca_never_signs_past_its_own_expiry() {
     request.spec.common_name = Some("short-lived CA".into());
     request.spec.is_ca = true;
     request.duration_seconds = Some(2 * 86_400);
-    let (ca, ca_key) =
-        issue(&plugin("selfsigned"), &issuer(serde_json::json!({"selfSigned": {}})), &request, &CallEffects::default());
+    let (ca, ca_key) = issue(
+        &plugin("selfsigned"),
+        &issuer(serde_json::json!({"selfSigned": {}})),
+        &request,
+        &CallEffects::default(),
+    );
     let secrets = Arc::new(MemorySecrets::default());
     secrets.insert(
         "default",
         "ca-key-pair",
         SecretData::from([
-            ("tls.crt".to_owned(), ca.certificate_chain_pem.clone().into_bytes()),
-            ("tls.key".to_owned(), ca_key.to_pem(KeyEncoding::Pkcs8).unwrap().into_bytes()),
+            (
+                "tls.crt".to_owned(),
+                ca.certificate_chain_pem.clone().into_bytes(),
+            ),
+            (
+                "tls.key".to_owned(),
+                ca_key.to_pem(KeyEncoding::Pkcs8).unwrap().into_bytes(),
+            ),
         ]),
     );
     let effects = CallEffects {

@@ -1,16 +1,23 @@
 //! The sandbox holds: every hostile behaviour fails its own call with a
 //! clear error, and the next call on the same plugin succeeds.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use certwasm::pki::{KeyAlgorithm, KeyEncoding, PrivateKey};
-use certwasm::plugin::bindings::types::{CertificateRequest, IssueOutcome, IssuerConfig, PluginError};
+use certwasm::plugin::bindings::types::{
+    CertificateRequest, IssueOutcome, IssuerConfig, PluginError,
+};
 use certwasm::plugin::outbound::{Outbound, OutboundRequest, OutboundResponse};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
-use certwasm::plugin::{CallEffects, CallLimits, IssueCall, LoadSource, Plugin, PluginCallError, PluginEngine};
+use certwasm::plugin::{
+    CallEffects, CallLimits, IssueCall, LoadSource, Plugin, PluginCallError, PluginEngine,
+};
 
 const HOSTILE: &[u8] = include_bytes!(env!("CERTWASM_HOSTILE_PLUGIN"));
 
@@ -25,7 +32,10 @@ impl Outbound for FakeNetwork {
     fn resolve(&self, host: &str, _port: u16) -> Result<Vec<IpAddr>, String> {
         match host {
             "allowed.test" => Ok(vec!["127.0.0.1".parse().unwrap()]),
-            "metadata.test" => Ok(vec!["203.0.113.9".parse().unwrap(), "169.254.169.254".parse().unwrap()]),
+            "metadata.test" => Ok(vec![
+                "203.0.113.9".parse().unwrap(),
+                "169.254.169.254".parse().unwrap(),
+            ]),
             other => Err(format!("no such host {other}")),
         }
     }
@@ -57,19 +67,33 @@ fn fixture() -> &'static Fixture {
             "sandbox",
             "referenced",
             SecretData::from([
-                ("tls.crt".to_owned(), b"-----BEGIN CERTIFICATE-----\n".to_vec()),
-                ("tls.key".to_owned(), key.to_pem(KeyEncoding::Pkcs8).unwrap().into_bytes()),
+                (
+                    "tls.crt".to_owned(),
+                    b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+                ),
+                (
+                    "tls.key".to_owned(),
+                    key.to_pem(KeyEncoding::Pkcs8).unwrap().into_bytes(),
+                ),
                 ("token".to_owned(), b"s.abc".to_vec()),
             ]),
         );
-        secrets.insert("sandbox", "someone-elses-secret", SecretData::from([("token".to_owned(), b"x".to_vec())]));
+        secrets.insert(
+            "sandbox",
+            "someone-elses-secret",
+            SecretData::from([("token".to_owned(), b"x".to_vec())]),
+        );
         let network = Arc::new(FakeNetwork::default());
         let effects = CallEffects {
             secrets,
             outbound: network.clone(),
             ..CallEffects::default()
         };
-        Fixture { plugin, network, effects }
+        Fixture {
+            plugin,
+            network,
+            effects,
+        }
     })
 }
 
@@ -147,7 +171,10 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
             deadline: Duration::from_secs(2)
         }
     );
-    assert!(err.to_string().contains("plugin hostile: exceeded its deadline"));
+    assert!(
+        err.to_string()
+            .contains("plugin hostile: exceeded its deadline")
+    );
     assert_still_serving();
 }
 
@@ -171,14 +198,32 @@ fn a_panic_fails_the_call_with_its_message() {
         panic!("expected a trap, got {err:?}");
     };
     assert_eq!(plugin, "hostile");
-    assert!(message.contains("hostile plugin panicked on purpose"), "{message}");
+    assert!(
+        message.contains("hostile plugin panicked on purpose"),
+        "{message}"
+    );
     assert_still_serving();
 }
 
 #[test]
 fn runaway_recursion_exhausts_the_stack_not_the_host() {
     let err = issue("recursion").unwrap_err();
-    assert_eq!(err, PluginCallError::StackOverflow { plugin: "hostile".into() });
+    assert_eq!(
+        err,
+        PluginCallError::StackOverflow {
+            plugin: "hostile".into()
+        }
+    );
+    assert_still_serving();
+}
+
+#[test]
+fn overflowing_the_shadow_stack_traps_cleanly() {
+    let err = issue("shadow-stack").unwrap_err();
+    let PluginCallError::Trap { message, .. } = &err else {
+        panic!("expected a trap, got {err:?}");
+    };
+    assert!(message.contains("out of bounds memory access"), "{message}");
     assert_still_serving();
 }
 
@@ -196,8 +241,18 @@ fn a_gigantic_result_is_refused() {
 fn http_to_an_unnamed_host_is_refused() {
     let before = fixture().network.sent.load(Ordering::SeqCst);
     let error = plugin_error(issue("http-not-allowed"));
-    assert!(error.message.contains("request refused"), "{}", error.message);
-    assert!(error.message.contains("\"not-allowed.example\" is not named"), "{}", error.message);
+    assert!(
+        error.message.contains("request refused"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error
+            .message
+            .contains("\"not-allowed.example\" is not named"),
+        "{}",
+        error.message
+    );
     // Named hosts are listed so the plugin author sees what is allowed.
     assert!(error.message.contains("allowed.test"), "{}", error.message);
     assert_eq!(fixture().network.sent.load(Ordering::SeqCst), before);
@@ -207,7 +262,13 @@ fn http_to_an_unnamed_host_is_refused() {
 #[test]
 fn loopback_through_an_allowed_name_is_refused() {
     let error = plugin_error(issue("http-loopback-by-name"));
-    assert!(error.message.contains("resolves to 127.0.0.1, a loopback address"), "{}", error.message);
+    assert!(
+        error
+            .message
+            .contains("resolves to 127.0.0.1, a loopback address"),
+        "{}",
+        error.message
+    );
     assert_still_serving();
 }
 
@@ -215,7 +276,9 @@ fn loopback_through_an_allowed_name_is_refused() {
 fn cloud_metadata_through_an_allowed_name_is_refused() {
     let error = plugin_error(issue("http-metadata-by-name"));
     assert!(
-        error.message.contains("resolves to 169.254.169.254, a cloud metadata address"),
+        error
+            .message
+            .contains("resolves to 169.254.169.254, a cloud metadata address"),
         "{}",
         error.message
     );
@@ -226,11 +289,17 @@ fn cloud_metadata_through_an_allowed_name_is_refused() {
 fn an_unreferenced_secret_cannot_be_read() {
     let error = plugin_error(issue("secret-unreferenced"));
     assert!(
-        error.message.contains("Secret \"someone-elses-secret\" is not referenced by the issuer configuration"),
+        error.message.contains(
+            "Secret \"someone-elses-secret\" is not referenced by the issuer configuration"
+        ),
         "{}",
         error.message
     );
-    assert!(error.message.contains("referenced: referenced"), "{}", error.message);
+    assert!(
+        error.message.contains("referenced: referenced"),
+        "{}",
+        error.message
+    );
     assert_still_serving();
 }
 
@@ -249,14 +318,21 @@ fn private_keys_are_withheld_but_usable_by_handle() {
 #[test]
 fn a_forged_key_handle_signs_nothing() {
     let error = plugin_error(issue("forged-handle"));
-    assert!(error.message.contains("was granted to this call"), "{}", error.message);
+    assert!(
+        error.message.contains("was granted to this call"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn wasi_grants_nothing_ambient() {
     match issue("ambient") {
         Ok(Ok(IssueOutcome::Issued(issued))) => {
-            assert_eq!(issued.certificate_chain_pem, "env=0 args=0 fs=false dir=false net=false")
+            assert_eq!(
+                issued.certificate_chain_pem,
+                "env=0 args=0 fs=false dir=false net=false"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -268,15 +344,25 @@ fn a_stuck_call_does_not_block_others() {
     for _ in 0..20 {
         assert_still_serving();
     }
-    assert!(matches!(stuck.join().unwrap(), Err(PluginCallError::Timeout { .. })));
+    assert!(matches!(
+        stuck.join().unwrap(),
+        Err(PluginCallError::Timeout { .. })
+    ));
 }
 
 #[test]
 fn validate_is_bounded_too() {
     let fixture = fixture();
-    let err = fixture.plugin.validate(&config("loop"), &fixture.effects, &limits()).unwrap_err();
+    let err = fixture
+        .plugin
+        .validate(&config("loop"), &fixture.effects, &limits())
+        .unwrap_err();
     assert!(matches!(err, PluginCallError::Timeout { .. }), "{err:?}");
-    let ready = fixture.plugin.validate(&config("none"), &fixture.effects, &limits()).unwrap().unwrap();
+    let ready = fixture
+        .plugin
+        .validate(&config("none"), &fixture.effects, &limits())
+        .unwrap()
+        .unwrap();
     assert_eq!(ready.reason, "IsReady");
 }
 
@@ -306,5 +392,9 @@ fn compiled_components_are_cached_by_digest() {
 fn a_component_that_is_not_an_issuer_is_refused_with_its_name() {
     let engine = PluginEngine::new(None).unwrap();
     let err = Plugin::load(&engine, "junk", b"\0asm not really").unwrap_err();
-    assert!(err.to_string().starts_with("plugin junk: not a valid certwasm:issuer component"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("plugin junk: not a valid certwasm:issuer component"),
+        "{err}"
+    );
 }

@@ -137,7 +137,11 @@ pub struct AcmeChallengeSolverHttp01 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<AcmeChallengeSolverHttp01Ingress>,
     /// Route the challenge through a Gateway API HTTPRoute.
-    #[serde(default, rename = "gatewayHTTPRoute", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "gatewayHTTPRoute",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gateway_http_route: Option<AcmeChallengeSolverHttp01GatewayHttpRoute>,
 }
 
@@ -267,7 +271,11 @@ pub struct AcmeChallengeSolverHttp01IngressPodSpec {
 #[serde(rename_all = "camelCase")]
 pub struct AcmeChallengeSolverHttp01IngressPodSecurityContext {
     /// SELinux context.
-    #[serde(default, rename = "seLinuxOptions", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "seLinuxOptions",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub se_linux_options: Option<SELinuxOptions>,
     /// UID of the container process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -288,7 +296,11 @@ pub struct AcmeChallengeSolverHttp01IngressPodSecurityContext {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sysctls: Vec<Sysctl>,
     /// How volume ownership is changed.
-    #[serde(default, rename = "fsGroupChangePolicy", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "fsGroupChangePolicy",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fs_group_change_policy: Option<String>,
     /// Seccomp profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -342,7 +354,11 @@ pub struct AcmeChallengeSolverDns01 {
     #[serde(default, rename = "azureDNS", skip_serializing_if = "Option::is_none")]
     pub azure_dns: Option<AcmeIssuerDns01ProviderAzureDns>,
     /// DigitalOcean.
-    #[serde(default, rename = "digitalocean", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "digitalocean",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub digital_ocean: Option<AcmeIssuerDns01ProviderDigitalOcean>,
     /// acme-dns.
     #[serde(default, rename = "acmeDNS", skip_serializing_if = "Option::is_none")]
@@ -423,10 +439,18 @@ pub struct AcmeIssuerDns01ProviderRoute53 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<Route53Auth>,
     /// Access key ID, literally.
-    #[serde(default, rename = "accessKeyID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "accessKeyID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub access_key_id: Option<String>,
     /// Access key ID, from a Secret.
-    #[serde(default, rename = "accessKeyIDSecretRef", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "accessKeyIDSecretRef",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub access_key_id_secret_ref: Option<SecretKeySelector>,
     /// Secret access key, from a Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -435,7 +459,11 @@ pub struct AcmeIssuerDns01ProviderRoute53 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// Hosted zone, to skip the zone lookup.
-    #[serde(default, rename = "hostedZoneID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "hostedZoneID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hosted_zone_id: Option<String>,
     /// AWS region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -531,7 +559,11 @@ pub struct AzureManagedIdentity {
     #[serde(default, rename = "clientID", skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Resource ID of the identity.
-    #[serde(default, rename = "resourceID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "resourceID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub resource_id: Option<String>,
     /// Tenant ID of the identity.
     #[serde(default, rename = "tenantID", skip_serializing_if = "Option::is_none")]

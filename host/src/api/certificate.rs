@@ -10,7 +10,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{ConditionStatus, IssuerReference, SecretKeySelector, condition_list, is_false};
+use super::shared::{
+    ConditionStatus, IssuerReference, SecretKeySelector, condition_list, is_false,
+};
 
 /// A Certificate asks for an up to date, signed X.509 certificate to be kept
 /// in the Secret named by `secretName`, renewed before it expires.
@@ -533,7 +535,11 @@ pub struct CertificateAcmeAriStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggested_window: Option<AcmeRenewalWindow>,
     /// The server's explanation of the window.
-    #[serde(default, rename = "explanationURL", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "explanationURL",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub explanation_url: Option<String>,
     /// When the renewal information was last fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -30,7 +30,8 @@ pub struct SecretManifest {
 }
 
 fn documents(path: &Path) -> Result<Vec<Yaml>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut docs = Vec::new();
     for document in serde_yaml::Deserializer::from_str(&text) {
         let value = <Yaml as serde::Deserialize>::deserialize(document)
@@ -58,21 +59,40 @@ pub fn read_issuer(path: &Path) -> Result<IssuerManifest> {
     let docs = documents(path)?;
     let issuers: Vec<&Yaml> = docs
         .iter()
-        .filter(|d| matches!(d.get("kind").and_then(Yaml::as_str), Some("Issuer" | "ClusterIssuer")))
+        .filter(|d| {
+            matches!(
+                d.get("kind").and_then(Yaml::as_str),
+                Some("Issuer" | "ClusterIssuer")
+            )
+        })
         .collect();
     let doc = match issuers.as_slice() {
         [one] => *one,
-        [] => bail!("{}: no Issuer or ClusterIssuer found (kind: Issuer | ClusterIssuer)", path.display()),
-        _ => bail!("{}: holds {} issuers; give a file with exactly one", path.display(), issuers.len()),
+        [] => bail!(
+            "{}: no Issuer or ClusterIssuer found (kind: Issuer | ClusterIssuer)",
+            path.display()
+        ),
+        _ => bail!(
+            "{}: holds {} issuers; give a file with exactly one",
+            path.display(),
+            issuers.len()
+        ),
     };
-    let api_version = doc.get("apiVersion").and_then(Yaml::as_str).unwrap_or_default();
+    let api_version = doc
+        .get("apiVersion")
+        .and_then(Yaml::as_str)
+        .unwrap_or_default();
     if !api_version.starts_with("cert-manager.io/") {
         bail!(
             "{}: apiVersion: Unsupported value: {api_version:?}: supported values: \"cert-manager.io/v1\"",
             path.display()
         );
     }
-    let kind = doc.get("kind").and_then(Yaml::as_str).unwrap_or_default().to_owned();
+    let kind = doc
+        .get("kind")
+        .and_then(Yaml::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let name = metadata_field(doc, "name")
         .with_context(|| format!("{}: metadata.name: Required value", path.display()))?;
     let namespace = if kind == "ClusterIssuer" {
@@ -85,7 +105,8 @@ pub fn read_issuer(path: &Path) -> Result<IssuerManifest> {
     let spec = doc
         .get("spec")
         .with_context(|| format!("{}: spec: Required value", path.display()))?;
-    let spec = serde_json::to_value(spec).with_context(|| format!("{}: spec is not JSON-compatible", path.display()))?;
+    let spec = serde_json::to_value(spec)
+        .with_context(|| format!("{}: spec is not JSON-compatible", path.display()))?;
     Ok(IssuerManifest {
         kind,
         name,
@@ -102,7 +123,8 @@ pub fn read_secrets(path: &Path) -> Result<Vec<SecretManifest>> {
             continue;
         }
         let at = |field: &str| format!("{} (document {}): {field}", path.display(), index + 1);
-        let name = metadata_field(doc, "name").with_context(|| format!("{}: Required value", at("metadata.name")))?;
+        let name = metadata_field(doc, "name")
+            .with_context(|| format!("{}: Required value", at("metadata.name")))?;
         let mut data = SecretData::new();
         if let Some(Yaml::Mapping(entries)) = doc.get("data") {
             for (key, value) in entries {
@@ -110,14 +132,19 @@ pub fn read_secrets(path: &Path) -> Result<Vec<SecretManifest>> {
                 let encoded = value.as_str().unwrap_or_default();
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(encoded.trim())
-                    .with_context(|| format!("{}: Invalid value: not base64", at(&format!("data[{key}]"))))?;
+                    .with_context(|| {
+                        format!("{}: Invalid value: not base64", at(&format!("data[{key}]")))
+                    })?;
                 data.insert(key.to_owned(), decoded);
             }
         }
         if let Some(Yaml::Mapping(entries)) = doc.get("stringData") {
             for (key, value) in entries {
                 let key = key.as_str().with_context(|| at("stringData"))?;
-                data.insert(key.to_owned(), value.as_str().unwrap_or_default().as_bytes().to_vec());
+                data.insert(
+                    key.to_owned(),
+                    value.as_str().unwrap_or_default().as_bytes().to_vec(),
+                );
             }
         }
         secrets.push(SecretManifest {

@@ -28,12 +28,15 @@ pub enum Command {
     /// Work with issuer plugins without a cluster.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Print the CustomResourceDefinitions (cert-manager.io/v1 and
+    /// acme.cert-manager.io/v1) as YAML, for `kubectl apply -f -`.
+    Crds,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Run an issuer plugin alone: validate an Issuer, then issue a certificate.
-    Test(plugin_test::TestArgs),
+    Test(Box<plugin_test::TestArgs>),
     /// Print what a plugin says of itself.
     Info(plugin_info::InfoArgs),
     /// List the plugins bundled in this binary.
@@ -52,8 +55,12 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Plugin(PluginCommand::Test(args)) => plugin_test::run(args),
+        Command::Plugin(PluginCommand::Test(args)) => plugin_test::run(*args),
         Command::Plugin(PluginCommand::Info(args)) => plugin_info::run(args),
         Command::Plugin(PluginCommand::List) => plugin_info::list(),
+        Command::Crds => {
+            print!("{}", crate::api::crds_yaml());
+            Ok(0)
+        }
     }
 }

@@ -26,13 +26,21 @@ pub fn run(args: InfoArgs) -> Result<i32> {
     println!("serves:       {}", info.issuer_types.join(", "));
     println!("description:  {}", info.description);
     println!("interface:    certwasm:issuer@0.1.0");
-    println!("loaded in:    {:.1} ms ({source:?})", took.as_secs_f64() * 1e3);
+    println!(
+        "loaded in:    {:.1} ms ({source:?})",
+        took.as_secs_f64() * 1e3
+    );
     Ok(0)
 }
 
 pub fn list() -> Result<i32> {
     for plugin in BUNDLED {
-        println!("{:<12} serves spec.{:<12} {} KiB", plugin.name, plugin.issuer_type, plugin.wasm.len() / 1024);
+        println!(
+            "{:<12} serves spec.{:<12} {} KiB",
+            plugin.name,
+            plugin.issuer_type,
+            plugin.wasm.len() / 1024
+        );
     }
     Ok(0)
 }

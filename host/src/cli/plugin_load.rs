@@ -17,7 +17,8 @@ pub fn load(
     let started = Instant::now();
     let path = Path::new(name_or_path);
     let (plugin, source) = if path.extension().is_some_and(|ext| ext == "wasm") || path.exists() {
-        let bytes = std::fs::read(path).with_context(|| format!("reading plugin {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading plugin {}", path.display()))?;
         let name = path
             .file_stem()
             .map(|stem| stem.to_string_lossy().into_owned())

@@ -117,8 +117,10 @@ pub fn run(args: TestArgs) -> Result<i32> {
 
     let (key, csr_pem) = match &args.csr {
         Some(path) => {
-            let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            pki::parse_csr(&pem).with_context(|| format!("{} is not a usable CSR", path.display()))?;
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            pki::parse_csr(&pem)
+                .with_context(|| format!("{} is not a usable CSR", path.display()))?;
             (None, pem)
         }
         None => {
@@ -168,9 +170,15 @@ pub fn run(args: TestArgs) -> Result<i32> {
     };
     let issuer_label = format!("{} {}/{}", issuer.kind, issuer.namespace, issuer.name);
     match plugin.validate(&config, &effects, &limits)? {
-        Ok(ready) => println!("{issuer_label}: Ready=True, reason {}: {}", ready.reason, ready.message),
+        Ok(ready) => println!(
+            "{issuer_label}: Ready=True, reason {}: {}",
+            ready.reason, ready.message
+        ),
         Err(failure) => {
-            eprintln!("{issuer_label}: Ready=False, reason {}: {}", failure.reason, failure.message);
+            eprintln!(
+                "{issuer_label}: Ready=False, reason {}: {}",
+                failure.reason, failure.message
+            );
             return Ok(1);
         }
     }
@@ -208,7 +216,10 @@ pub fn run(args: TestArgs) -> Result<i32> {
                 println!("  Pending: {}", pending.waiting_for);
                 let wait = Duration::from_millis(pending.retry_after_ms);
                 if started.elapsed() + wait > give_up {
-                    eprintln!("Gave up after {:?}: still pending ({})", give_up, pending.waiting_for);
+                    eprintln!(
+                        "Gave up after {:?}: still pending ({})",
+                        give_up, pending.waiting_for
+                    );
                     return Ok(1);
                 }
                 std::thread::sleep(wait);
@@ -219,7 +230,11 @@ pub fn run(args: TestArgs) -> Result<i32> {
                     "Issuance failed, reason {}: {}{}",
                     failure.reason,
                     failure.message,
-                    if failure.retryable { " (retrying later could succeed)" } else { "" }
+                    if failure.retryable {
+                        " (retrying later could succeed)"
+                    } else {
+                        ""
+                    }
                 );
                 return Ok(1);
             }
@@ -228,11 +243,25 @@ pub fn run(args: TestArgs) -> Result<i32> {
     let took = started.elapsed();
 
     let now = SystemClock.now_unix_seconds();
-    summary::print(&issued.certificate_chain_pem, issued.ca_pem.as_deref(), took, now)?;
+    summary::print(
+        &issued.certificate_chain_pem,
+        issued.ca_pem.as_deref(),
+        took,
+        now,
+    )?;
     if let Some(out) = &args.out {
-        let encoding = if args.key_encoding == "PKCS8" { KeyEncoding::Pkcs8 } else { KeyEncoding::Pkcs1 };
+        let encoding = if args.key_encoding == "PKCS8" {
+            KeyEncoding::Pkcs8
+        } else {
+            KeyEncoding::Pkcs1
+        };
         let key_pem = key.as_ref().map(|k| k.to_pem(encoding)).transpose()?;
-        write_outputs(out, &issued.certificate_chain_pem, key_pem.as_deref(), issued.ca_pem.as_deref())?;
+        write_outputs(
+            out,
+            &issued.certificate_chain_pem,
+            key_pem.as_deref(),
+            issued.ca_pem.as_deref(),
+        )?;
     }
     Ok(0)
 }
@@ -247,7 +276,10 @@ fn key_algorithm(args: &TestArgs) -> Result<KeyAlgorithm> {
 }
 
 fn csr_spec(args: &TestArgs) -> Result<CsrSpec> {
-    let common_name = args.common_name.clone().or_else(|| args.dns_names.first().cloned());
+    let common_name = args
+        .common_name
+        .clone()
+        .or_else(|| args.dns_names.first().cloned());
     let usages = args
         .usages
         .iter()
@@ -276,7 +308,11 @@ fn csr_spec(args: &TestArgs) -> Result<CsrSpec> {
 fn write_outputs(dir: &Path, chain: &str, key: Option<&str>, ca: Option<&str>) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
-    for (name, contents, private) in [("tls.crt", Some(chain), false), ("tls.key", key, true), ("ca.crt", ca, false)] {
+    for (name, contents, private) in [
+        ("tls.crt", Some(chain), false),
+        ("tls.key", key, true),
+        ("ca.crt", ca, false),
+    ] {
         let Some(contents) = contents else { continue };
         let path = dir.join(name);
         write_atomically(&path, contents.as_bytes(), private)?;
@@ -299,7 +335,9 @@ fn write_atomically(path: &Path, contents: &[u8], private: bool) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(if private { 0o600 } else { 0o644 });
     }
-    let mut file = options.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
     file.write_all(contents)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;

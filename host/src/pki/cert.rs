@@ -1,41 +1,51 @@
 //! Reading certificates: what the CLI summary shows and what renewal
-//! policy compares, plus signature verification shared with CSR parsing.
+//! policy compares (names, validity, key, usages), plus checking who
+//! signed a certificate.
 
 use std::net::IpAddr;
 
-use p256::pkcs8::DecodePublicKey;
-use sha2::{Digest, Sha256, Sha384, Sha512};
-use signature::Verifier;
 use time::OffsetDateTime;
+use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 
-use super::error::PkiError;
+use super::PkiError;
+use super::csr::ip_from_bytes;
 use super::key::PrivateKey;
-use super::usage::KeyUsage;
+use super::name::{self, Subject};
+use super::public_key::{self, VerifyError};
+use super::usage::{self, KeyUsage};
 
 /// The parts of a certificate certwasm looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateInfo {
-    /// RFC 4514-style, e.g. `CN=example.com, O=Example`.
+    /// RFC 4514 string in Go's `pkix.Name.String()` form, e.g.
+    /// `CN=example.com,O=Example`.
     pub subject: String,
+    /// The issuer's name, in the same form.
     pub issuer: String,
     pub common_name: Option<String>,
+    /// The subject's attributes in cert-manager's fields, for comparing
+    /// with a Certificate's spec.
+    pub subject_fields: Subject,
     pub dns_names: Vec<String>,
     pub ip_addresses: Vec<IpAddr>,
     pub uris: Vec<String>,
     pub emails: Vec<String>,
-    /// Lower-case hex, colon-free.
+    /// Lower-case hex of the serial number, without leading zero bytes
+    /// (as `openssl x509 -serial` shows it, lower-cased).
     pub serial: String,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
+    /// basicConstraints `CA:TRUE`.
     pub is_ca: bool,
-    /// E.g. `ECDSA P-256`, `RSA 2048`, `Ed25519`.
+    /// E.g. `ECDSA P-256`, `RSA 2048`, `Ed25519`; keys certwasm does not
+    /// use are still named (`ECDSA P-521`).
     pub key_algorithm: String,
     /// The subject public key, DER SubjectPublicKeyInfo.
     pub public_key_der: Vec<u8>,
-    /// Key usage bits and extended key usages, in cert-manager's terms.
+    /// Key usage bits then extended key usages, in cert-manager's terms.
     pub usages: Vec<KeyUsage>,
-    /// E.g. `ecdsa-with-SHA256`.
+    /// OpenSSL's name, e.g. `ecdsa-with-SHA256`.
     pub signature_algorithm: String,
     /// The certificate, DER.
     pub der: Vec<u8>,
@@ -45,7 +55,10 @@ fn invalid(err: impl std::fmt::Display) -> PkiError {
     PkiError::InvalidCertificate(err.to_string())
 }
 
-/// Parses every `CERTIFICATE` block in `pem_text`, in order.
+/// Parses every `CERTIFICATE` block in `pem_text`, in order (leaf first in
+/// a `tls.crt`). Other blocks are skipped; no certificate at all, or one
+/// that does not parse, is an error. Signatures are not checked here (see
+/// [`verify_issued_by`]).
 pub fn parse_certificate_chain(pem_text: &str) -> Result<Vec<CertificateInfo>, PkiError> {
     let blocks = pem::parse_many(pem_text).map_err(|e| PkiError::InvalidPem {
         what: "certificate",
@@ -54,7 +67,15 @@ pub fn parse_certificate_chain(pem_text: &str) -> Result<Vec<CertificateInfo>, P
     let certs: Vec<CertificateInfo> = blocks
         .iter()
         .filter(|block| block.tag() == "CERTIFICATE")
-        .map(|block| parse_der(block.contents()))
+        .enumerate()
+        .map(|(index, block)| {
+            parse_der(block.contents()).map_err(|e| match e {
+                PkiError::InvalidCertificate(reason) if index > 0 => PkiError::InvalidCertificate(
+                    format!("certificate {} of the chain: {reason}", index + 1),
+                ),
+                other => other,
+            })
+        })
         .collect::<Result<_, _>>()?;
     if certs.is_empty() {
         return Err(PkiError::InvalidPem {
@@ -65,206 +86,295 @@ pub fn parse_certificate_chain(pem_text: &str) -> Result<Vec<CertificateInfo>, P
     Ok(certs)
 }
 
+fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, PkiError> {
+    let (rest, cert) = x509_parser::parse_x509_certificate(der).map_err(invalid)?;
+    if !rest.is_empty() {
+        return Err(invalid(format!("{} bytes of trailing data", rest.len())));
+    }
+    Ok(cert)
+}
+
 fn parse_der(der: &[u8]) -> Result<CertificateInfo, PkiError> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(invalid)?;
+    let cert = parse_certificate(der)?;
+    let (subject_fields, common_name) = name::read_subject(cert.subject());
+    let serial = cert.raw_serial();
+    let serial = &serial[serial
+        .iter()
+        .take_while(|b| **b == 0)
+        .count()
+        .min(serial.len().saturating_sub(1))..];
+    let public_key_der = cert.public_key().raw.to_vec();
     let mut info = CertificateInfo {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
-        common_name: cert
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|cn| cn.as_str().ok())
-            .map(str::to_owned),
+        subject: name::rfc4514(cert.subject()),
+        issuer: name::rfc4514(cert.issuer()),
+        common_name,
+        subject_fields,
         dns_names: Vec::new(),
         ip_addresses: Vec::new(),
         uris: Vec::new(),
         emails: Vec::new(),
-        serial: hex::encode(cert.raw_serial()),
+        serial: hex::encode(serial),
         not_before: cert.validity().not_before.to_datetime(),
         not_after: cert.validity().not_after.to_datetime(),
         is_ca: cert.is_ca(),
-        key_algorithm: describe_key(cert.public_key().raw),
-        public_key_der: cert.public_key().raw.to_vec(),
+        key_algorithm: public_key::describe_spki(&public_key_der),
+        public_key_der,
         usages: Vec::new(),
-        signature_algorithm: signature_name(&cert.signature_algorithm.algorithm.to_id_string()).to_owned(),
+        signature_algorithm: public_key::signature_algorithm_name(
+            &cert.signature_algorithm.algorithm.to_id_string(),
+        ),
         der: der.to_vec(),
     };
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for name in &san.value.general_names {
-            match name {
-                GeneralName::DNSName(dns) => info.dns_names.push((*dns).to_owned()),
-                GeneralName::URI(uri) => info.uris.push((*uri).to_owned()),
-                GeneralName::RFC822Name(email) => info.emails.push((*email).to_owned()),
-                GeneralName::IPAddress(bytes) => info.ip_addresses.extend(ip_from_bytes(bytes)),
-                _ => {}
+    let san = cert.subject_alternative_name().map_err(invalid)?;
+    for name in san.iter().flat_map(|san| &san.value.general_names) {
+        match name {
+            GeneralName::DNSName(dns) => info.dns_names.push((*dns).to_owned()),
+            GeneralName::URI(uri) => info.uris.push((*uri).to_owned()),
+            GeneralName::RFC822Name(email) => info.emails.push((*email).to_owned()),
+            GeneralName::IPAddress(bytes) => {
+                let ip = ip_from_bytes(bytes).ok_or_else(|| {
+                    invalid(format!("an IP address SAN of {} bytes", bytes.len()))
+                })?;
+                info.ip_addresses.push(ip);
             }
+            _ => {}
         }
     }
-    if let Ok(Some(ku)) = cert.key_usage() {
-        let ku = ku.value;
-        let bits = [
-            (ku.digital_signature(), KeyUsage::DigitalSignature),
-            (ku.non_repudiation(), KeyUsage::ContentCommitment),
-            (ku.key_encipherment(), KeyUsage::KeyEncipherment),
-            (ku.key_agreement(), KeyUsage::KeyAgreement),
-            (ku.data_encipherment(), KeyUsage::DataEncipherment),
-            (ku.key_cert_sign(), KeyUsage::CertSign),
-            (ku.crl_sign(), KeyUsage::CrlSign),
-            (ku.encipher_only(), KeyUsage::EncipherOnly),
-            (ku.decipher_only(), KeyUsage::DecipherOnly),
-        ];
-        info.usages.extend(bits.iter().filter(|(set, _)| *set).map(|(_, usage)| *usage));
-    }
-    if let Ok(Some(eku)) = cert.extended_key_usage() {
-        let eku = eku.value;
-        let flags = [
-            (eku.any, KeyUsage::Any),
-            (eku.server_auth, KeyUsage::ServerAuth),
-            (eku.client_auth, KeyUsage::ClientAuth),
-            (eku.code_signing, KeyUsage::CodeSigning),
-            (eku.email_protection, KeyUsage::EmailProtection),
-            (eku.time_stamping, KeyUsage::Timestamping),
-            (eku.ocsp_signing, KeyUsage::OcspSigning),
-        ];
-        info.usages.extend(flags.iter().filter(|(set, _)| *set).map(|(_, usage)| *usage));
-        for other in &eku.other {
-            let id = other.to_id_string();
-            if let Some(usage) = KeyUsage::all().find(|u| {
-                u.extended_oid()
-                    .is_some_and(|oid| oid.iter().map(u64::to_string).collect::<Vec<_>>().join(".") == id)
-            }) {
-                info.usages.push(usage);
-            }
-        }
-    }
+    let key_usage = cert.key_usage().map_err(invalid)?;
+    let extended = cert.extended_key_usage().map_err(invalid)?;
+    info.usages = usage::from_x509(
+        key_usage.as_ref().map(|ext| ext.value),
+        extended.as_ref().map(|ext| ext.value),
+    );
     Ok(info)
 }
 
-/// Whether `key` is the private half of the certificate's public key.
+/// Whether `key` is the private half of the certificate's public key
+/// (cert-manager's "InvalidKeyPair" check). Compares keys, not bytes.
 pub fn public_key_matches(cert: &CertificateInfo, key: &PrivateKey) -> bool {
-    cert.public_key_der == key.public_key_der_ref()
+    key.matches_public_key(&cert.public_key_der)
 }
 
-pub(crate) fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
-    match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
-        16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),
-        _ => None,
-    }
-}
-
-fn describe_key(spki_der: &[u8]) -> String {
-    if p256::ecdsa::VerifyingKey::from_public_key_der(spki_der).is_ok() {
-        return "ECDSA P-256".into();
-    }
-    if p384::ecdsa::VerifyingKey::from_public_key_der(spki_der).is_ok() {
-        return "ECDSA P-384".into();
-    }
-    if ed25519_dalek::VerifyingKey::from_public_key_der(spki_der).is_ok() {
-        return "Ed25519".into();
-    }
-    if let Ok(key) = rsa::RsaPublicKey::from_public_key_der(spki_der) {
-        use rsa::traits::PublicKeyParts;
-        return format!("RSA {}", key.size() * 8);
-    }
-    "unknown".into()
-}
-
-fn signature_name(oid: &str) -> &'static str {
-    match oid {
-        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
-        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
-        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
-        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
-        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
-        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
-        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
-        "1.3.101.112" => "ED25519",
-        _ => "unknown",
-    }
-}
-
-/// Verifies `signature` over `data` by the key in `spki_der`, for the X.509
-/// signature algorithm `oid`. Done with RustCrypto so the host needs no
-/// second crypto stack.
-pub(crate) fn verify_signature(spki_der: &[u8], oid: &str, data: &[u8], signature: &[u8]) -> Result<(), PkiError> {
-    let bad = |_| PkiError::CsrSignatureInvalid;
-    match oid {
-        "1.2.840.10045.4.3.2" => {
-            let key = p256::ecdsa::VerifyingKey::from_public_key_der(spki_der).map_err(|_| PkiError::CsrSignatureInvalid)?;
-            let sig = p256::ecdsa::Signature::from_der(signature).map_err(bad)?;
-            key.verify(data, &sig).map_err(bad)
+/// Checks that `issuer`'s key signed `cert`, for chain checks and for
+/// noticing that a CA was rotated under its leaves. Only the signature is
+/// checked (not names, validity or constraints).
+pub fn verify_issued_by(cert: &CertificateInfo, issuer: &CertificateInfo) -> Result<(), PkiError> {
+    let parsed = parse_certificate(&cert.der)?;
+    let failed = |reason: String| PkiError::NotIssuedBy {
+        subject: cert.subject.clone(),
+        issuer: issuer.subject.clone(),
+        reason,
+    };
+    public_key::verify_signature(
+        &issuer.public_key_der,
+        &parsed.signature_algorithm.algorithm.to_id_string(),
+        parsed.tbs_certificate.as_ref(),
+        &parsed.signature_value.data,
+    )
+    .map_err(|e| match e {
+        VerifyError::Invalid => {
+            failed("the signature does not verify with the issuer's key".into())
         }
-        "1.2.840.10045.4.3.3" => {
-            let key = p384::ecdsa::VerifyingKey::from_public_key_der(spki_der).map_err(|_| PkiError::CsrSignatureInvalid)?;
-            let sig = p384::ecdsa::Signature::from_der(signature).map_err(bad)?;
-            key.verify(data, &sig).map_err(bad)
-        }
-        "1.3.101.112" => {
-            let key = ed25519_dalek::VerifyingKey::from_public_key_der(spki_der).map_err(|_| PkiError::CsrSignatureInvalid)?;
-            let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| PkiError::CsrSignatureInvalid)?;
-            key.verify(data, &sig).map_err(|_| PkiError::CsrSignatureInvalid)
-        }
-        "1.2.840.113549.1.1.11" | "1.2.840.113549.1.1.12" | "1.2.840.113549.1.1.13" => {
-            let key = rsa::RsaPublicKey::from_public_key_der(spki_der).map_err(|_| PkiError::CsrSignatureInvalid)?;
-            let (padding, digest) = match oid {
-                "1.2.840.113549.1.1.11" => (rsa::Pkcs1v15Sign::new::<Sha256>(), Sha256::digest(data).to_vec()),
-                "1.2.840.113549.1.1.12" => (rsa::Pkcs1v15Sign::new::<Sha384>(), Sha384::digest(data).to_vec()),
-                _ => (rsa::Pkcs1v15Sign::new::<Sha512>(), Sha512::digest(data).to_vec()),
-            };
-            rsa::traits::SignatureScheme::verify(padding, &key, &digest, signature).map_err(|_| PkiError::CsrSignatureInvalid)
-        }
-        other => Err(PkiError::InvalidCsr(format!("unsupported signature algorithm {other}"))),
-    }
+        VerifyError::WrongKey(reason) => failed(reason),
+        VerifyError::Unsupported(name) => PkiError::UnsupportedSignatureAlgorithm(name),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pki::{KeyAlgorithm, test_key};
+    use std::path::Path;
+    use std::process::Command;
 
-    /// A certificate made by openssl, so parsing is checked against an
-    /// independent implementation.
-    #[test]
-    fn reads_an_openssl_certificate() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "7",
-                "-subj", "/CN=openssl.example/O=Example", "-addext",
-                "subjectAltName=DNS:openssl.example,IP:127.0.0.1,URI:spiffe://x/y,email:a@b.example",
-                "-addext", "extendedKeyUsage=serverAuth,clientAuth", "-addext", "keyUsage=digitalSignature",
-                "-keyout",
-            ])
-            .arg(dir.path().join("key.pem"))
-            .arg("-out")
-            .arg(dir.path().join("cert.pem"))
+    fn openssl(args: &[&str], dir: &Path) -> String {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let pem_text = std::fs::read_to_string(dir.path().join("cert.pem")).unwrap();
-        let chain = parse_certificate_chain(&pem_text).unwrap();
-        assert_eq!(chain.len(), 1);
-        let cert = &chain[0];
-        assert_eq!(cert.common_name.as_deref(), Some("openssl.example"));
-        assert!(cert.subject.contains("O=Example"), "{}", cert.subject);
-        assert_eq!(cert.dns_names, ["openssl.example"]);
-        assert_eq!(cert.ip_addresses, ["127.0.0.1".parse::<IpAddr>().unwrap()]);
-        assert_eq!(cert.uris, ["spiffe://x/y"]);
-        assert_eq!(cert.emails, ["a@b.example"]);
-        assert_eq!(cert.key_algorithm, "ECDSA P-256");
-        assert_eq!(cert.signature_algorithm, "ecdsa-with-SHA256");
-        assert_eq!(cert.usages, [KeyUsage::DigitalSignature, KeyUsage::ServerAuth, KeyUsage::ClientAuth]);
-        assert_eq!((cert.not_after - cert.not_before).whole_days(), 7);
-        let key = PrivateKey::from_pem(&std::fs::read_to_string(dir.path().join("key.pem")).unwrap()).unwrap();
-        assert!(public_key_matches(cert, &key));
-        let other = PrivateKey::generate(crate::pki::KeyAlgorithm::EcdsaP256).unwrap();
-        assert!(!public_key_matches(cert, &other));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A CA and a leaf made by openssl, so parsing is checked against an
+    /// independent implementation.
+    fn openssl_chain(dir: &Path, leaf_key: &str) -> (String, String) {
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+                "-nodes",
+                "-days",
+                "30",
+                "-subj",
+                "/O=Test CA Org/CN=Test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ],
+            dir,
+        );
+        openssl(
+            &["genpkey", "-algorithm", leaf_key, "-out", "leaf.key"],
+            dir,
+        );
+        openssl(
+            &[
+                "req",
+                "-new",
+                "-key",
+                "leaf.key",
+                "-subj",
+                "/C=GB/O=Example, Inc./CN=leaf.example",
+                "-out",
+                "leaf.csr",
+            ],
+            dir,
+        );
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:leaf.example,DNS:*.leaf.example,IP:127.0.0.1,IP:::1,URI:spiffe://x/y,email:a@b.example\n\
+             keyUsage=critical,digitalSignature,keyEncipherment\n\
+             extendedKeyUsage=serverAuth,clientAuth,1.3.6.1.5.5.7.3.5\n\
+             basicConstraints=critical,CA:FALSE\n",
+        )
+        .unwrap();
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "leaf.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-days",
+                "7",
+                "-set_serial",
+                "0x00ff0102",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                "leaf.pem",
+            ],
+            dir,
+        );
+        let leaf = std::fs::read_to_string(dir.join("leaf.pem")).unwrap();
+        let ca = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
+        (leaf, ca)
+    }
+
+    #[test]
+    fn reads_an_openssl_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let (leaf_pem, ca_pem) = openssl_chain(dir.path(), "ED25519");
+        let chain = parse_certificate_chain(&format!("{leaf_pem}{ca_pem}")).unwrap();
+        assert_eq!(chain.len(), 2);
+        let (leaf, ca) = (&chain[0], &chain[1]);
+        assert_eq!(leaf.common_name.as_deref(), Some("leaf.example"));
+        assert_eq!(leaf.subject, "CN=leaf.example,O=Example\\, Inc.,C=GB");
+        assert_eq!(leaf.issuer, "CN=Test CA,O=Test CA Org");
+        assert_eq!(leaf.subject_fields.organizations, ["Example, Inc."]);
+        assert_eq!(leaf.subject_fields.countries, ["GB"]);
+        assert_eq!(leaf.dns_names, ["leaf.example", "*.leaf.example"]);
+        assert_eq!(
+            leaf.ip_addresses,
+            [
+                "127.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse::<IpAddr>().unwrap()
+            ]
+        );
+        assert_eq!(leaf.uris, ["spiffe://x/y"]);
+        assert_eq!(leaf.emails, ["a@b.example"]);
+        assert_eq!(leaf.key_algorithm, "Ed25519");
+        assert_eq!(leaf.signature_algorithm, "ecdsa-with-SHA256");
+        assert_eq!(leaf.serial, "ff0102");
+        assert!(!leaf.is_ca);
+        assert_eq!(
+            leaf.usages,
+            [
+                KeyUsage::DigitalSignature,
+                KeyUsage::KeyEncipherment,
+                KeyUsage::ServerAuth,
+                KeyUsage::ClientAuth,
+                KeyUsage::IpsecEndSystem
+            ]
+        );
+        assert_eq!((leaf.not_after - leaf.not_before).whole_days(), 7);
+        assert!(ca.is_ca);
+        assert_eq!(ca.key_algorithm, "ECDSA P-384");
+        assert_eq!(ca.subject, leaf.issuer);
+
+        // Dates agree with openssl's own reading.
+        let dates = openssl(
+            &[
+                "x509", "-in", "leaf.pem", "-noout", "-enddate", "-dateopt", "iso_8601",
+            ],
+            dir.path(),
+        );
+        let end = dates.trim().trim_start_matches("notAfter=");
+        let expected = OffsetDateTime::parse(
+            &end.replace(' ', "T"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert_eq!(leaf.not_after, expected);
+
+        let key =
+            PrivateKey::from_pem(&std::fs::read_to_string(dir.path().join("leaf.key")).unwrap())
+                .unwrap();
+        assert!(public_key_matches(leaf, &key));
+        assert!(!public_key_matches(ca, &key));
+        assert!(!public_key_matches(leaf, test_key(KeyAlgorithm::Ed25519)));
+    }
+
+    #[test]
+    fn checks_who_signed_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (leaf_pem, ca_pem) = openssl_chain(dir.path(), "RSA");
+        let leaf = &parse_certificate_chain(&leaf_pem).unwrap()[0];
+        let ca = &parse_certificate_chain(&ca_pem).unwrap()[0];
+        assert_eq!(leaf.key_algorithm, "RSA 2048");
+        assert_eq!(verify_issued_by(leaf, ca), Ok(()));
+        assert_eq!(verify_issued_by(ca, ca), Ok(()), "self-signed");
+        let err = verify_issued_by(ca, leaf).unwrap_err();
+        assert!(matches!(err, PkiError::NotIssuedBy { .. }), "{err}");
+
+        // Same names, new CA key: the leaf is no longer its.
+        let other_dir = tempfile::tempdir().unwrap();
+        let (_, rotated_ca_pem) = openssl_chain(other_dir.path(), "RSA");
+        let rotated = &parse_certificate_chain(&rotated_ca_pem).unwrap()[0];
+        assert_eq!(rotated.subject, ca.subject);
+        let err = verify_issued_by(leaf, rotated).unwrap_err();
+        assert!(err.to_string().contains("does not verify"), "{err}");
     }
 
     #[test]
     fn refuses_non_certificates() {
-        assert!(parse_certificate_chain("").is_err());
-        assert!(parse_certificate_chain("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+        assert!(matches!(
+            parse_certificate_chain(""),
+            Err(PkiError::InvalidPem { .. })
+        ));
+        let csr = "-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n";
+        assert!(matches!(
+            parse_certificate_chain(csr),
+            Err(PkiError::InvalidPem { .. })
+        ));
+        let junk = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(matches!(
+            parse_certificate_chain(junk),
+            Err(PkiError::InvalidCertificate(_))
+        ));
     }
 }

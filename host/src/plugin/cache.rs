@@ -60,7 +60,8 @@ impl ComponentCache {
 
     fn path_for(&self, bytes: &[u8]) -> PathBuf {
         let digest = hex::encode(Sha256::digest(bytes));
-        self.dir.join(format!("{digest}-{}.cwasm", self.engine_hash))
+        self.dir
+            .join(format!("{digest}-{}.cwasm", self.engine_hash))
     }
 
     /// Returns the compiled component for `bytes`, from the cache when it
@@ -117,7 +118,14 @@ pub(crate) fn compile(engine: &Engine, name: &str, bytes: &[u8]) -> Result<Compo
 }
 
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, fs::File)> {
-    let path = dir.join(format!(".tmp-{}-{}", std::process::id(), rand::random::<u64>()));
-    let file = fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    let path = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
     Ok((path, file))
 }

@@ -1,6 +1,9 @@
 //! Conversions between the WIT types and the host's PKI types.
 
-use super::bindings::types::{KeyAlgorithm as WitKeyAlgorithm, KeyUsage as WitKeyUsage, SignatureAlgorithm as WitSignatureAlgorithm};
+use super::bindings::types::{
+    KeyAlgorithm as WitKeyAlgorithm, KeyUsage as WitKeyUsage,
+    SignatureAlgorithm as WitSignatureAlgorithm,
+};
 use crate::pki::{KeyAlgorithm, KeyUsage, SignatureAlgorithm};
 
 pub(crate) fn signature_algorithm(algorithm: WitSignatureAlgorithm) -> SignatureAlgorithm {

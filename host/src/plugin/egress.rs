@@ -50,10 +50,10 @@ impl EgressPolicy {
     pub fn from_issuer_spec(spec: &Value) -> Self {
         let mut policy = Self::default();
         collect_urls(spec, &mut |text| {
-            if let Ok(url) = Url::parse(text) {
-                if matches!(url.scheme(), "http" | "https") {
-                    policy.allow_url_host(&url);
-                }
+            if let Ok(url) = Url::parse(text)
+                && matches!(url.scheme(), "http" | "https")
+            {
+                policy.allow_url_host(&url);
             }
         });
         policy
@@ -107,14 +107,14 @@ impl EgressPolicy {
             return Err(EgressDenied::NoAddress(host.to_owned()));
         }
         for address in addresses {
-            if let Some(class) = special_class(address) {
-                if !self.named_addresses.contains(address) {
-                    return Err(EgressDenied::AddressNotAllowed {
-                        host: host.to_owned(),
-                        address: *address,
-                        class,
-                    });
-                }
+            if let Some(class) = special_class(address)
+                && !self.named_addresses.contains(address)
+            {
+                return Err(EgressDenied::AddressNotAllowed {
+                    host: host.to_owned(),
+                    address: *address,
+                    class,
+                });
             }
         }
         Ok(())
@@ -193,17 +193,37 @@ mod tests {
     #[test]
     fn only_named_hosts_pass() {
         let policy = policy();
-        assert!(policy.check_url("https://acme.example.com/acme/new-order").is_ok());
-        assert!(policy.check_url("https://ACME.example.com:8443/other").is_ok());
-        assert!(policy.check_url("http://127.0.0.1:9999/v1/sys/health").is_ok());
+        assert!(
+            policy
+                .check_url("https://acme.example.com/acme/new-order")
+                .is_ok()
+        );
+        assert!(
+            policy
+                .check_url("https://ACME.example.com:8443/other")
+                .is_ok()
+        );
+        assert!(
+            policy
+                .check_url("http://127.0.0.1:9999/v1/sys/health")
+                .is_ok()
+        );
         assert!(policy.check_url("https://[::1]:1/x").is_ok());
         let err = policy.check_url("https://evil.example.net/").unwrap_err();
-        assert!(matches!(err, EgressDenied::HostNotAllowed { ref host, .. } if host == "evil.example.net"));
+        assert!(
+            matches!(err, EgressDenied::HostNotAllowed { ref host, .. } if host == "evil.example.net")
+        );
         assert!(err.to_string().contains("acme.example.com"));
         // Only http(s) URLs name hosts; other schemes are refused outright.
         assert!(policy.check_url("https://files.example/").is_err());
-        assert!(matches!(policy.check_url("file:///etc/passwd"), Err(EgressDenied::BadUrl(_))));
-        assert!(matches!(policy.check_url("not a url"), Err(EgressDenied::BadUrl(_))));
+        assert!(matches!(
+            policy.check_url("file:///etc/passwd"),
+            Err(EgressDenied::BadUrl(_))
+        ));
+        assert!(matches!(
+            policy.check_url("not a url"),
+            Err(EgressDenied::BadUrl(_))
+        ));
     }
 
     #[test]
@@ -213,7 +233,11 @@ mod tests {
         let metadata: IpAddr = "169.254.169.254".parse().unwrap();
         let public: IpAddr = "203.0.113.7".parse().unwrap();
         let private: IpAddr = "10.96.0.12".parse().unwrap();
-        assert!(policy.check_addresses("acme.example.com", &[public, private]).is_ok());
+        assert!(
+            policy
+                .check_addresses("acme.example.com", &[public, private])
+                .is_ok()
+        );
         let err = policy
             .check_addresses("acme.example.com", &[public, metadata])
             .unwrap_err();
@@ -226,10 +250,18 @@ mod tests {
             }
         );
         // 127.0.0.1 is named as a URL host, so it may be reached by any name.
-        assert!(policy.check_addresses("acme.example.com", &[loopback]).is_ok());
+        assert!(
+            policy
+                .check_addresses("acme.example.com", &[loopback])
+                .is_ok()
+        );
         // Another loopback address is not.
         let other_loopback: IpAddr = "127.0.0.2".parse().unwrap();
-        assert!(policy.check_addresses("acme.example.com", &[other_loopback]).is_err());
+        assert!(
+            policy
+                .check_addresses("acme.example.com", &[other_loopback])
+                .is_err()
+        );
         assert!(policy.check_addresses("acme.example.com", &[]).is_err());
     }
 

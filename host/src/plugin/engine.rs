@@ -69,7 +69,9 @@ impl PluginEngine {
         Issuer::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(|e| PluginError::Engine(format!("linking host imports: {e:#}")))?;
 
-        let cache = cache_dir.map(|dir| ComponentCache::open(dir, &engine)).transpose()?;
+        let cache = cache_dir
+            .map(|dir| ComponentCache::open(dir, &engine))
+            .transpose()?;
         Ok(Self {
             inner: Arc::new(EngineInner {
                 engine,

@@ -16,9 +16,15 @@ pub enum PluginError {
     #[error("plugin {name}: it does not match the host's certwasm:issuer@0.1.0 world: {reason}")]
     Link { name: String, reason: String },
     #[error("reading plugin file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("plugin cache directory {path}: {source}")]
-    Cache { path: PathBuf, source: std::io::Error },
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no bundled plugin is called {0:?} (bundled: selfsigned, ca)")]
     UnknownBundled(String),
 }

@@ -168,7 +168,11 @@ impl CallContext {
         let allowed = if self.allowed_secrets.is_empty() {
             "none".to_owned()
         } else {
-            self.allowed_secrets.iter().cloned().collect::<Vec<_>>().join(", ")
+            self.allowed_secrets
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         Err(format!(
             "Secret {:?} is not referenced by the issuer configuration (referenced: {allowed})",
@@ -194,7 +198,10 @@ impl signer::Host for HostState {
         data: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
         if data.len() > MAX_SIGN_INPUT {
-            return Err(format!("refusing to sign {} bytes (at most {MAX_SIGN_INPUT})", data.len()));
+            return Err(format!(
+                "refusing to sign {} bytes (at most {MAX_SIGN_INPUT})",
+                data.len()
+            ));
         }
         let key = self.call.keys.get(&key)?;
         key.sign(convert::signature_algorithm(algorithm), &data)
@@ -216,10 +223,13 @@ impl signer::Host for HostState {
         let pem = data
             .get(&field)
             .ok_or_else(|| format!("Secret {namespace}/{secret_name} has no {field:?} field"))?;
-        let pem = std::str::from_utf8(pem)
-            .map_err(|_| format!("{field:?} of Secret {namespace}/{secret_name} is not PEM text"))?;
+        let pem = std::str::from_utf8(pem).map_err(|_| {
+            format!("{field:?} of Secret {namespace}/{secret_name} is not PEM text")
+        })?;
         let key = PrivateKey::from_pem(pem).map_err(|e| {
-            format!("{field:?} of Secret {namespace}/{secret_name} is not a usable private key: {e}")
+            format!(
+                "{field:?} of Secret {namespace}/{secret_name} is not a usable private key: {e}"
+            )
         })?;
         let handle = secret_key_handle(&secret_name, &field);
         Ok(self.call.keys.insert(handle, Arc::new(key)))
@@ -231,7 +241,8 @@ impl signer::Host for HostState {
         algorithm: types::KeyAlgorithm,
     ) -> Result<String, String> {
         self.call.check_secret(&secret_name)?;
-        let key = PrivateKey::generate(convert::key_algorithm(algorithm)).map_err(|e| e.to_string())?;
+        let key =
+            PrivateKey::generate(convert::key_algorithm(algorithm)).map_err(|e| e.to_string())?;
         let pem = key.to_pem(KeyEncoding::Pkcs8).map_err(|e| e.to_string())?;
         self.call
             .secrets
@@ -253,8 +264,13 @@ impl http::Host for HostState {
         let mut pinned = Vec::new();
         if url.domain().is_some() {
             let addresses = call.outbound.resolve(&host, port)?;
-            call.egress.check_addresses(&host, &addresses).map_err(denied)?;
-            pinned = addresses.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
+            call.egress
+                .check_addresses(&host, &addresses)
+                .map_err(denied)?;
+            pinned = addresses
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect();
         } else if let Ok(ip) = host.parse() {
             call.egress.check_addresses(&host, &[ip]).map_err(denied)?;
         }
@@ -283,7 +299,9 @@ impl secrets::Host for HostState {
     fn get(&mut self, name: String) -> Result<Option<types::Secret>, String> {
         self.call.check_secret(&name)?;
         let data = self.call.secrets.get(&self.call.namespace, &name)?;
-        Ok(data.map(|data| types::Secret { data: redact(&data) }))
+        Ok(data.map(|data| types::Secret {
+            data: redact(&data),
+        }))
     }
 }
 

@@ -21,12 +21,12 @@ mod keyring;
 mod limits;
 pub mod outbound;
 mod runtime;
-pub mod selection;
 pub mod secrets;
+pub mod selection;
 
 pub use bundled::{BUNDLED, BundledPlugin, bundled_plugin};
+pub use cache::LoadSource;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use limits::CallLimits;
-pub use cache::LoadSource;
 pub use runtime::{CallEffects, CallStats, IssueCall, Plugin, PluginCallError};

@@ -117,7 +117,9 @@ impl ReqwestOutbound {
                 builder = builder.add_root_certificate(root);
             }
         }
-        let client = builder.build().map_err(|e| format!("building the HTTP client: {e}"))?;
+        let client = builder
+            .build()
+            .map_err(|e| format!("building the HTTP client: {e}"))?;
         if clients.len() > 256 {
             clients.clear();
         }
@@ -153,7 +155,12 @@ impl Outbound for ReqwestOutbound {
                 let headers = response
                     .headers()
                     .iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect();
                 let mut body = Vec::new();
                 while let Some(chunk) = response.chunk().await.map_err(|e| describe(&url, &e))? {
@@ -164,7 +171,11 @@ impl Outbound for ReqwestOutbound {
                     }
                     body.extend_from_slice(&chunk);
                 }
-                Ok(OutboundResponse { status, headers, body })
+                Ok(OutboundResponse {
+                    status,
+                    headers,
+                    body,
+                })
             }
             .await;
             // The receiver is gone only if the call already timed out.

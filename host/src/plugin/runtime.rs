@@ -115,7 +115,11 @@ impl std::fmt::Debug for Plugin {
 impl Plugin {
     /// Compiles (or maps from the cache) and links a component, then calls
     /// its `info` export once.
-    pub fn load(engine: &PluginEngine, name: &str, bytes: &[u8]) -> Result<(Self, LoadSource), PluginError> {
+    pub fn load(
+        engine: &PluginEngine,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(Self, LoadSource), PluginError> {
         let inner = &engine.inner;
         let (component, source) = match &inner.cache {
             Some(cache) => cache.load(&inner.engine, name, bytes)?,
@@ -125,7 +129,10 @@ impl Plugin {
             name: name.to_owned(),
             reason: format!("{e:#}"),
         };
-        let instance_pre = inner.linker.instantiate_pre(&component).map_err(link_error)?;
+        let instance_pre = inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link_error)?;
         let pre = IssuerPre::new(instance_pre).map_err(link_error)?;
         let mut plugin = Self {
             name: name.to_owned(),
@@ -178,11 +185,20 @@ impl Plugin {
         limits: &CallLimits,
     ) -> Result<Result<Readiness, PluginFailure>, PluginCallError> {
         let subject = format!("{} {}/{}", config.kind, config.namespace, config.name);
-        let (result, _) = self.run(&subject, config, effects, limits, KeyRing::default(), |issuer, store| {
-            issuer.call_validate(store, config)
-        })?;
+        let (result, _) = self.run(
+            &subject,
+            config,
+            effects,
+            limits,
+            KeyRing::default(),
+            |issuer, store| issuer.call_validate(store, config),
+        )?;
         match &result {
-            Ok(readiness) => self.check_size("readiness", readiness.reason.len() + readiness.message.len(), limits)?,
+            Ok(readiness) => self.check_size(
+                "readiness",
+                readiness.reason.len() + readiness.message.len(),
+                limits,
+            )?,
             Err(failure) => self.check_failure_size(failure, limits)?,
         }
         Ok(result)
@@ -195,7 +211,8 @@ impl Plugin {
         effects: &CallEffects,
         limits: &CallLimits,
     ) -> Result<Result<IssueOutcome, PluginFailure>, PluginCallError> {
-        self.issue_measured(call, effects, limits).map(|(result, _)| result)
+        self.issue_measured(call, effects, limits)
+            .map(|(result, _)| result)
     }
 
     /// Runs `issue` and also reports what the call cost.
@@ -211,34 +228,65 @@ impl Plugin {
             state,
         } = call;
         let mut keys = KeyRing::default();
-        request.request_key = request_key.map(|key| keys.insert(REQUEST_KEY_HANDLE.to_owned(), key));
+        request.request_key =
+            request_key.map(|key| keys.insert(REQUEST_KEY_HANDLE.to_owned(), key));
         let subject = format!("CertificateRequest {}/{}", request.namespace, request.name);
         let config = request.issuer.clone();
-        let (result, stats) = self.run(&subject, &config, effects, limits, keys, |issuer, store| {
-            issuer.call_issue(store, &request, state.as_deref())
-        })?;
+        let (result, stats) =
+            self.run(&subject, &config, effects, limits, keys, |issuer, store| {
+                issuer.call_issue(store, &request, state.as_deref())
+            })?;
         match &result {
             Ok(IssueOutcome::Issued(issued)) => {
-                let size = issued.certificate_chain_pem.len() + issued.ca_pem.as_ref().map_or(0, String::len);
+                let size = issued.certificate_chain_pem.len()
+                    + issued.ca_pem.as_ref().map_or(0, String::len);
                 self.check_size("certificate", size, limits)?;
             }
             Ok(IssueOutcome::Pending(pending)) => {
-                let events: usize = pending.events.iter().map(|e| e.reason.len() + e.message.len()).sum();
+                let events: usize = pending
+                    .events
+                    .iter()
+                    .map(|e| e.reason.len() + e.message.len())
+                    .sum();
                 let order = pending.order.as_ref().map_or(0, |o| {
-                    o.url.len() + o.reason.len() + o.challenges.iter().map(|c| c.key.len() + c.reason.len() + c.solver_json.len() + c.url.len()).sum::<usize>()
+                    o.url.len()
+                        + o.reason.len()
+                        + o.challenges
+                            .iter()
+                            .map(|c| {
+                                c.key.len() + c.reason.len() + c.solver_json.len() + c.url.len()
+                            })
+                            .sum::<usize>()
                 });
-                self.check_size("pending state", pending.state.len() + pending.waiting_for.len() + events + order, limits)?;
+                self.check_size(
+                    "pending state",
+                    pending.state.len() + pending.waiting_for.len() + events + order,
+                    limits,
+                )?;
             }
             Err(failure) => self.check_failure_size(failure, limits)?,
         }
         Ok((result, stats))
     }
 
-    fn check_failure_size(&self, failure: &PluginFailure, limits: &CallLimits) -> Result<(), PluginCallError> {
-        self.check_size("error message", failure.reason.len() + failure.message.len(), limits)
+    fn check_failure_size(
+        &self,
+        failure: &PluginFailure,
+        limits: &CallLimits,
+    ) -> Result<(), PluginCallError> {
+        self.check_size(
+            "error message",
+            failure.reason.len() + failure.message.len(),
+            limits,
+        )
     }
 
-    fn check_size(&self, what: &'static str, size: usize, limits: &CallLimits) -> Result<(), PluginCallError> {
+    fn check_size(
+        &self,
+        what: &'static str,
+        size: usize,
+        limits: &CallLimits,
+    ) -> Result<(), PluginCallError> {
         if size > limits.max_result_bytes {
             return Err(PluginCallError::ResultTooLarge {
                 plugin: self.name.clone(),
@@ -260,10 +308,11 @@ impl Plugin {
         keys: KeyRing,
         f: impl FnOnce(&Issuer, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<(R, CallStats), PluginCallError> {
-        let spec: serde_json::Value = serde_json::from_str(&config.spec_json).map_err(|e| PluginCallError::Setup {
-            plugin: self.name.clone(),
-            reason: format!("the issuer spec is not valid JSON: {e}"),
-        })?;
+        let spec: serde_json::Value =
+            serde_json::from_str(&config.spec_json).map_err(|e| PluginCallError::Setup {
+                plugin: self.name.clone(),
+                reason: format!("the issuer spec is not valid JSON: {e}"),
+            })?;
         let started = Instant::now();
         let call = CallContext::new(
             self.name.clone(),
@@ -281,7 +330,11 @@ impl Plugin {
             HostState::new(call, limits.memory_bytes, stderr.clone()),
         );
         store.limiter(|state| &mut state.limiter);
-        let ticks = limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
+        let ticks = limits
+            .deadline
+            .as_nanos()
+            .div_ceil(EPOCH_TICK.as_nanos())
+            .max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
 
@@ -324,11 +377,17 @@ impl Plugin {
                 plugin,
                 deadline: limits.deadline,
             },
-            _ => {
+            trap => {
                 let output = stderr.contents();
                 let printed = String::from_utf8_lossy(&output);
                 let printed = printed.trim();
-                let mut message = format!("{err:#}");
+                // The trap itself ("wasm trap: unreachable"), or the host
+                // error that caused it; the wasm backtrace is for logs.
+                let mut message = match trap {
+                    Some(trap) => trap.to_string(),
+                    None => err.root_cause().to_string(),
+                };
+                tracing::debug!(plugin = %self.name, "plugin trapped: {err:?}");
                 if !printed.is_empty() {
                     message = format!("{message}; it printed: {}", tail(printed, 1024));
                 }

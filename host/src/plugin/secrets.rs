@@ -50,8 +50,16 @@ impl SecretStore for NoSecrets {
         Ok(None)
     }
 
-    fn store_key(&self, namespace: &str, name: &str, _: &str, _: &str) -> Result<StoredKey, String> {
-        Err(format!("cannot store a key in Secret {namespace}/{name}: this host has no Secret store"))
+    fn store_key(
+        &self,
+        namespace: &str,
+        name: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<StoredKey, String> {
+        Err(format!(
+            "cannot store a key in Secret {namespace}/{name}: this host has no Secret store"
+        ))
     }
 }
 
@@ -64,7 +72,8 @@ pub struct MemorySecrets {
 impl MemorySecrets {
     /// Adds or replaces a Secret.
     pub fn insert(&self, namespace: &str, name: &str, data: SecretData) {
-        self.lock().insert((namespace.to_owned(), name.to_owned()), data);
+        self.lock()
+            .insert((namespace.to_owned(), name.to_owned()), data);
     }
 
     /// Every Secret, for writing out what a plugin created.
@@ -75,13 +84,18 @@ impl MemorySecrets {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), SecretData>> {
         // A poisoned lock only means another test thread panicked; the map
         // itself is still consistent (every write is a single insert).
-        self.secrets.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl SecretStore for MemorySecrets {
     fn get(&self, namespace: &str, name: &str) -> Result<Option<SecretData>, String> {
-        Ok(self.lock().get(&(namespace.to_owned(), name.to_owned())).cloned())
+        Ok(self
+            .lock()
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned())
     }
 
     fn store_key(
@@ -94,14 +108,18 @@ impl SecretStore for MemorySecrets {
         let mut secrets = self.lock();
         match secrets.entry((namespace.to_owned(), name.to_owned())) {
             std::collections::btree_map::Entry::Vacant(slot) => {
-                slot.insert(BTreeMap::from([(field.to_owned(), pem.as_bytes().to_vec())]));
+                slot.insert(BTreeMap::from([(
+                    field.to_owned(),
+                    pem.as_bytes().to_vec(),
+                )]));
                 Ok(StoredKey::Created)
             }
             std::collections::btree_map::Entry::Occupied(mut slot) => {
                 if slot.get().contains_key(field) {
                     return Err(format!("Secret {namespace}/{name} already has {field}"));
                 }
-                slot.get_mut().insert(field.to_owned(), pem.as_bytes().to_vec());
+                slot.get_mut()
+                    .insert(field.to_owned(), pem.as_bytes().to_vec());
                 Ok(StoredKey::Added)
             }
         }
@@ -128,15 +146,17 @@ fn collect_references(value: &Value, names: &mut BTreeSet<String>) {
                     if let Some(name) = item.as_str() {
                         names.insert(name.to_owned());
                     }
-                } else if key == "secretRef" || key.ends_with("SecretRef") {
-                    if let Some(name) = item.get("name").and_then(Value::as_str) {
-                        names.insert(name.to_owned());
-                    }
+                } else if (key == "secretRef" || key.ends_with("SecretRef"))
+                    && let Some(name) = item.get("name").and_then(Value::as_str)
+                {
+                    names.insert(name.to_owned());
                 }
                 collect_references(item, names);
             }
         }
-        Value::Array(items) => items.iter().for_each(|item| collect_references(item, names)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| collect_references(item, names)),
         _ => {}
     }
 }
@@ -148,7 +168,9 @@ pub fn is_private_key(field: &str, value: &[u8]) -> bool {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 /// The Secret as a plugin may see it: private keys removed.
@@ -177,7 +199,10 @@ mod tests {
             "other": {"name": "not-a-secret"}
         });
         let names: Vec<_> = referenced_secrets(&spec).into_iter().collect();
-        assert_eq!(names, ["acme-account", "approle", "ca-key-pair", "eab", "tsig"]);
+        assert_eq!(
+            names,
+            ["acme-account", "approle", "ca-key-pair", "eab", "tsig"]
+        );
     }
 
     #[test]
@@ -195,9 +220,15 @@ mod tests {
     #[test]
     fn memory_store_never_overwrites_a_key() {
         let store = MemorySecrets::default();
-        assert_eq!(store.store_key("ns", "acct", "tls.key", "A"), Ok(StoredKey::Created));
+        assert_eq!(
+            store.store_key("ns", "acct", "tls.key", "A"),
+            Ok(StoredKey::Created)
+        );
         assert!(store.store_key("ns", "acct", "tls.key", "B").is_err());
-        assert_eq!(store.store_key("ns", "acct", "other", "C"), Ok(StoredKey::Added));
+        assert_eq!(
+            store.store_key("ns", "acct", "other", "C"),
+            Ok(StoredKey::Added)
+        );
         let data = store.get("ns", "acct").unwrap().unwrap();
         assert_eq!(data["tls.key"], b"A");
     }

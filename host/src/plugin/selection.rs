@@ -16,7 +16,10 @@ pub const BUILT_IN_TYPES: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PluginChoice {
     /// A cert-manager issuer type, served by the bundled plugin `plugin`.
-    BuiltIn { issuer_type: &'static str, plugin: &'static str },
+    BuiltIn {
+        issuer_type: &'static str,
+        plugin: &'static str,
+    },
     /// `spec.plugin.name`: a third-party plugin from the plugin bundle.
     ThirdParty { name: String },
 }
@@ -49,7 +52,10 @@ pub fn select_plugin(spec: &Value) -> Result<PluginChoice, SelectionError> {
     let mut found: Vec<PluginChoice> = BUILT_IN_TYPES
         .iter()
         .filter(|(field, _)| spec.get(field).is_some_and(|v| !v.is_null()))
-        .map(|(issuer_type, plugin)| PluginChoice::BuiltIn { issuer_type, plugin })
+        .map(|(issuer_type, plugin)| PluginChoice::BuiltIn {
+            issuer_type,
+            plugin,
+        })
         .collect();
     if let Some(plugin) = spec.get("plugin").filter(|v| !v.is_null()) {
         let name = plugin
@@ -57,7 +63,9 @@ pub fn select_plugin(spec: &Value) -> Result<PluginChoice, SelectionError> {
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
             .ok_or(SelectionError::NoPluginName)?;
-        found.push(PluginChoice::ThirdParty { name: name.to_owned() });
+        found.push(PluginChoice::ThirdParty {
+            name: name.to_owned(),
+        });
     }
     match found.len() {
         0 => Err(SelectionError::NoType),
@@ -82,11 +90,23 @@ mod tests {
 
     #[test]
     fn picks_the_one_type() {
-        assert_eq!(select_plugin(&json!({"selfSigned": {}})).unwrap().plugin_name(), "selfsigned");
-        assert_eq!(select_plugin(&json!({"ca": {"secretName": "x"}})).unwrap().plugin_name(), "ca");
+        assert_eq!(
+            select_plugin(&json!({"selfSigned": {}}))
+                .unwrap()
+                .plugin_name(),
+            "selfsigned"
+        );
+        assert_eq!(
+            select_plugin(&json!({"ca": {"secretName": "x"}}))
+                .unwrap()
+                .plugin_name(),
+            "ca"
+        );
         assert_eq!(
             select_plugin(&json!({"plugin": {"name": "acme-corp-pki", "config": {}}})).unwrap(),
-            PluginChoice::ThirdParty { name: "acme-corp-pki".into() }
+            PluginChoice::ThirdParty {
+                name: "acme-corp-pki".into()
+            }
         );
     }
 
@@ -97,6 +117,9 @@ mod tests {
             select_plugin(&json!({"ca": {}, "selfSigned": {}})),
             Err(SelectionError::SeveralTypes("selfSigned, ca".into()))
         );
-        assert_eq!(select_plugin(&json!({"plugin": {}})), Err(SelectionError::NoPluginName));
+        assert_eq!(
+            select_plugin(&json!({"plugin": {}})),
+            Err(SelectionError::NoPluginName)
+        );
     }
 }

@@ -1,21 +1,33 @@
 //! certwasm's `ca` issuer: signs with the key pair in the Secret that
-//! `spec.ca.secretName` names (`tls.crt`, `tls.key`), as cert-manager's CA
-//! issuer does. The key stays in the host; this plugin holds a handle.
+//! `spec.ca.secretName` names (`tls.crt`, `tls.key`, optional `ca.crt`), as
+//! cert-manager's CA issuer does, with its reasons and messages
+//! (`pkg/issuer/ca/setup.go`, `pkg/controller/certificaterequests/ca/ca.go`).
+//! The key stays in the host; this plugin holds a handle.
+//!
+//! The logic is written against [`CaHost`] rather than the imports, so it
+//! runs natively: in the unit tests, and in the host's benchmark
+//! ([`load_material`] + [`sign`]), which measures exactly this code.
 
 use certwasm_plugin_sdk::bindings::Guest;
 use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, secrets};
+use certwasm_plugin_sdk::config::{self, INVALID_CONFIG};
 use certwasm_plugin_sdk::host::HostKey;
 use certwasm_plugin_sdk::types::{
     CertificateRequest, IssueOutcome, Issued, IssuerConfig, PluginError, PluginInfo, Readiness,
+    Secret,
 };
-use certwasm_plugin_sdk::x509::{self, Certificate, CertificateParams, Issuer, IssuingCa, Signer};
-use certwasm_plugin_sdk::{config, permanent, transient};
+use certwasm_plugin_sdk::x509::{
+    self, Certificate, CertificateParams, Csr, Issuer, PemBundle, Signer, X509Error,
+};
+use certwasm_plugin_sdk::{failed, pending};
 use serde::Deserialize;
 
-/// `spec.ca`.
+/// `spec.ca` of an Issuer.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaConfig {
+    /// The Secret holding `tls.crt` and `tls.key` (and maybe `ca.crt`).
+    #[serde(default)]
     pub secret_name: String,
     #[serde(default)]
     pub crl_distribution_points: Vec<String>,
@@ -25,52 +37,126 @@ pub struct CaConfig {
     pub issuing_certificate_urls: Vec<String>,
 }
 
-/// The CA certificate chain from the Secret's `tls.crt`.
+/// The CA as read from its Secret: the signing certificate (the first of
+/// `tls.crt`), then the rest of `tls.crt` and the first of `ca.crt`, which
+/// are the candidates for the chain above it.
 #[derive(Debug, Clone)]
 pub struct CaMaterial {
-    /// The signing CA.
-    pub ca: IssuingCa,
-    /// The signing CA's certificate, PEM (`ca.crt` when it is the top).
-    pub ca_pem: String,
-    /// `tls.crt` after the signing CA: intermediates, maybe a root.
-    pub chain: Vec<Certificate>,
+    certificates: Vec<Certificate>,
+}
+
+impl CaMaterial {
+    /// The signing certificate.
+    pub fn ca(&self) -> &Certificate {
+        &self.certificates[0]
+    }
+
+    /// The signing certificate, then the chain candidates.
+    pub fn certificates(&self) -> &[Certificate] {
+        &self.certificates
+    }
+}
+
+/// What is wrong with a CA Secret's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaterialError {
+    /// `tls.crt` or `ca.crt` cannot be parsed (cert-manager's wording).
+    Parse(String),
+    /// The signing certificate is not a CA.
+    NotCa,
+    /// `tls.key` is not the key of the signing certificate.
+    KeyMismatch,
+}
+
+impl std::fmt::Display for MaterialError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Parse(why) => f.write_str(why),
+            Self::NotCa => f.write_str("certificate is not a CA"),
+            Self::KeyMismatch => {
+                f.write_str("the private key (tls.key) does not match the certificate (tls.crt)")
+            }
+        }
+    }
+}
+
+/// cert-manager's `DecodeX509CertificateChainBytes` errors.
+fn parse_certificates(pem_bytes: &[u8]) -> Result<Vec<Certificate>, MaterialError> {
+    let text = std::str::from_utf8(pem_bytes).map_err(|_| {
+        MaterialError::Parse("error decoding certificate PEM block: not UTF-8 text".into())
+    })?;
+    let certificates = x509::parse_chain(text)
+        .map_err(|e| MaterialError::Parse(format!("error parsing X.509 certificate: {e}")))?;
+    if certificates.is_empty() {
+        return Err(MaterialError::Parse(
+            "error decoding certificate PEM block: no valid certificates found".into(),
+        ));
+    }
+    Ok(certificates)
+}
+
+impl CaMaterial {
+    /// Reads `tls.crt` (and `ca.crt`, whose first certificate joins the
+    /// chain as in cert-manager's `SecretTLSKeyPairAndCA`) and checks that
+    /// the signing certificate is a CA whose key `signer` holds.
+    pub fn read(
+        tls_crt: &[u8],
+        ca_crt: Option<&[u8]>,
+        signer: &dyn Signer,
+    ) -> Result<Self, MaterialError> {
+        Self::from_certificates(parse_certificates(tls_crt)?, ca_crt, signer)
+    }
+
+    fn from_certificates(
+        mut certificates: Vec<Certificate>,
+        ca_crt: Option<&[u8]>,
+        signer: &dyn Signer,
+    ) -> Result<Self, MaterialError> {
+        let Some(ca) = certificates.first() else {
+            return Err(MaterialError::Parse(
+                "error decoding certificate PEM block: no valid certificates found".into(),
+            ));
+        };
+        if !ca.is_ca() {
+            return Err(MaterialError::NotCa);
+        }
+        if !ca.key_matches(signer) {
+            return Err(MaterialError::KeyMismatch);
+        }
+        if let Some(ca_crt) = ca_crt.filter(|bytes| !bytes.is_empty()) {
+            certificates.extend(parse_certificates(ca_crt)?.into_iter().take(1));
+        }
+        Ok(Self { certificates })
+    }
 }
 
 const GET_KEY_PAIR: &str = "ErrGetKeyPair";
 const INVALID_KEY_PAIR: &str = "ErrInvalidKeyPair";
+/// cert-manager's `messageErrorGetKeyPair`, the prefix of every
+/// validation failure (v1.15+; older versions also had "Invalid signing key
+/// pair: ").
+const GET_KEY_PAIR_MESSAGE: &str = "Error getting keypair for CA issuer";
 
-fn get_key_pair_error(detail: impl std::fmt::Display) -> PluginError {
-    permanent(GET_KEY_PAIR, format!("Error getting keypair for CA issuer: {detail}"))
+fn validation_error(error: MaterialError) -> PluginError {
+    match error {
+        MaterialError::Parse(_) => {
+            pending(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {error}"))
+        }
+        MaterialError::NotCa | MaterialError::KeyMismatch => {
+            failed(INVALID_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {error}"))
+        }
+    }
 }
 
-fn invalid_key_pair_error(detail: impl std::fmt::Display) -> PluginError {
-    permanent(INVALID_KEY_PAIR, format!("Invalid signing key pair: {detail}"))
-}
-
-/// Reads the CA chain and checks it can sign: a CA certificate whose public
-/// key is the signer's.
+/// Reads the CA from `tls.crt` alone, with validation's wording. (The
+/// issue path also reads `ca.crt`: see [`CaMaterial::read`].)
 pub fn load_material(tls_crt: &str, signer: &dyn Signer) -> Result<CaMaterial, PluginError> {
-    let certs = x509::parse_chain(tls_crt).map_err(get_key_pair_error)?;
-    let (first, rest) = certs
-        .split_first()
-        .ok_or_else(|| get_key_pair_error("tls.crt holds no certificate"))?;
-    let ca = IssuingCa::from_certificate(first).map_err(get_key_pair_error)?;
-    if !x509::key_matches(first, signer) {
-        return Err(invalid_key_pair_error("the private key (tls.key) does not match the certificate (tls.crt)"));
-    }
-    if !ca.is_ca {
-        return Err(invalid_key_pair_error("the certificate (tls.crt) is not a CA (basicConstraints CA:TRUE)"));
-    }
-    Ok(CaMaterial {
-        ca,
-        ca_pem: x509::to_pem(first).map_err(get_key_pair_error)?,
-        chain: rest.to_vec(),
-    })
+    CaMaterial::read(tls_crt.as_bytes(), None, signer).map_err(validation_error)
 }
 
-/// Signs `request` with the CA. Returns the chain (leaf, then the CA's
-/// intermediates; a self-signed root is left out, as cert-manager does) and
-/// the CA for `ca.crt` (the top of the chain).
+/// Signs `request` with the CA: the leaf, the chain above it and the CA for
+/// `ca.crt`, ordered as cert-manager's `SignCSRTemplate` does (leaf first,
+/// intermediates, no self-signed root; the top of the chain as the CA).
 pub fn sign(
     material: &CaMaterial,
     settings: &CaConfig,
@@ -80,51 +166,148 @@ pub fn sign(
     serial: [u8; 16],
 ) -> Result<Issued, PluginError> {
     let params = CertificateParams {
-        duration_seconds: request.duration_seconds,
-        is_ca: request.is_ca,
-        usages: &request.usages,
         crl_distribution_points: &settings.crl_distribution_points,
         ocsp_servers: &settings.ocsp_servers,
         issuing_certificate_urls: &settings.issuing_certificate_urls,
+        ..CertificateParams::for_request(request)
     };
-    let leaf = x509::sign_request(&request.csr_pem, &params, Issuer::Ca(&material.ca), signer, now_unix, serial)
-        .map_err(|e| permanent("ErrorSigning", e.to_string()))?;
-    let encode = |cert| x509::to_pem(cert).map_err(|e| permanent("ErrorSigning", e.to_string()));
-    let mut chain = leaf;
-    let mut top = None;
-    for cert in &material.chain {
-        let pem = encode(cert)?;
-        if !x509::is_self_issued(cert) {
-            chain.push_str(&pem);
-        }
-        top = Some(pem);
-    }
-    let ca_pem = top.unwrap_or_else(|| material.ca_pem.clone());
+    let csr_der = x509::decode_csr_pem(&request.csr_pem).map_err(signing_error)?;
+    let csr = Csr::from_der(&csr_der).map_err(signing_error)?;
+    let leaf = x509::sign_csr(
+        &csr,
+        &params,
+        Issuer::Ca(material.ca()),
+        signer,
+        now_unix,
+        serial,
+    )
+    .map_err(signing_error)?;
+    let leaf = Certificate::from_der(leaf).map_err(signing_error)?;
+    let bundle = PemBundle::from_chain(&leaf, &material.certificates).map_err(signing_error)?;
     Ok(Issued {
-        certificate_chain_pem: chain,
-        ca_pem: Some(ca_pem),
+        certificate_chain_pem: bundle.chain_pem,
+        ca_pem: bundle.ca_pem,
     })
 }
 
-/// Reads the Secret and loads the key: the work both exports share.
-fn open(config: &IssuerConfig) -> Result<(CaConfig, CaMaterial, HostKey), PluginError> {
+/// cert-manager fails the request with `SigningError` for both a bad
+/// template (the CSR) and a failed signature.
+fn signing_error(error: X509Error) -> PluginError {
+    let context = match error {
+        X509Error::Pem(_)
+        | X509Error::Malformed(_)
+        | X509Error::BadUrl { .. }
+        | X509Error::Time(_) => "Error generating certificate template",
+        _ => "Error signing certificate",
+    };
+    failed("SigningError", format!("{context}: {error}"))
+}
+
+/// What the plugin asks of the host; the imports in a plugin, fakes in tests.
+pub trait CaHost {
+    /// `secrets.get`.
+    fn secret(&self, name: &str) -> Result<Option<Secret>, String>;
+    /// `signer.load`, wrapped as a signer.
+    fn load_key(&self, secret: &str, field: &str) -> Result<Box<dyn Signer + '_>, String>;
+}
+
+fn settings(config: &IssuerConfig) -> Result<CaConfig, PluginError> {
     let settings: CaConfig = config::issuer_section(config, "ca")?;
     if settings.secret_name.is_empty() {
-        return Err(permanent("InvalidConfig", "spec.ca.secretName: Required value"));
+        return Err(failed(INVALID_CONFIG, "spec.ca.secretName: Required value"));
     }
+    Ok(settings)
+}
+
+/// Checks the CA Secret: cert-manager's CA issuer `Setup`, which also
+/// checks here that `tls.key` is the certificate's key.
+pub fn validate(config: &IssuerConfig, host: &dyn CaHost) -> Result<Readiness, PluginError> {
+    let settings = settings(config)?;
     let name = &settings.secret_name;
-    let secret = secrets::get(name)
-        .map_err(get_key_pair_error)?
-        .ok_or_else(|| get_key_pair_error(format!("secrets \"{name}\" not found")))?;
-    let tls_crt = secret
-        .data
-        .iter()
-        .find(|(field, _)| field == "tls.crt")
-        .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
-        .ok_or_else(|| get_key_pair_error(format!("secret \"{name}\" has no tls.crt")))?;
-    let key = HostKey::load(name, "tls.key").map_err(get_key_pair_error)?;
-    let material = load_material(&tls_crt, &key)?;
-    Ok((settings, material, key))
+    let get_error = |detail: &dyn std::fmt::Display| {
+        pending(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {detail}"))
+    };
+    let secret = host
+        .secret(name)
+        .map_err(|e| get_error(&e))?
+        .ok_or_else(|| get_error(&format!("secrets \"{name}\" not found")))?;
+    let tls_crt = secret.field("tls.crt").ok_or_else(|| {
+        get_error(&format!(
+            "no data for \"tls.crt\" in secret '{}/{name}'",
+            config.namespace
+        ))
+    })?;
+    // The certificate first, then the key, as cert-manager reads them.
+    let certificates = parse_certificates(tls_crt).map_err(validation_error)?;
+    let key = host.load_key(name, "tls.key").map_err(|e| get_error(&e))?;
+    CaMaterial::from_certificates(certificates, None, &*key).map_err(validation_error)?;
+    Ok(Readiness {
+        reason: "KeyPairVerified".into(),
+        message: "Signing CA verified".into(),
+    })
+}
+
+/// Signs a request: cert-manager's CA `Sign`, with its reasons. A Secret
+/// that is missing or broken leaves the request pending (retryable); a
+/// request that cannot be signed fails it.
+pub fn issue(
+    request: &CertificateRequest,
+    host: &dyn CaHost,
+    now_unix: i64,
+    serial: [u8; 16],
+) -> Result<Issued, PluginError> {
+    let settings = settings(&request.issuer)?;
+    let name = &settings.secret_name;
+    let namespace = &request.issuer.namespace;
+    let secret = host
+        .secret(name)
+        .map_err(|e| {
+            pending(
+                "SecretGetError",
+                format!("Failed to get certificate key pair from secret {namespace}/{name}: {e}"),
+            )
+        })?
+        .ok_or_else(|| {
+            pending(
+                "SecretMissing",
+                format!(
+                    "Referenced secret {namespace}/{name} not found: secrets \"{name}\" not found"
+                ),
+            )
+        })?;
+    let invalid = |detail: &dyn std::fmt::Display| {
+        pending(
+            "SecretInvalidData",
+            format!("Failed to parse signing CA keypair from secret {namespace}/{name}: {detail}"),
+        )
+    };
+    let key = host.load_key(name, "tls.key").map_err(|e| invalid(&e))?;
+    let tls_crt = secret.field("tls.crt").ok_or_else(|| {
+        invalid(&format!(
+            "no certificate data for \"tls.crt\" in secret '{namespace}/{name}'"
+        ))
+    })?;
+    let material =
+        CaMaterial::read(tls_crt, secret.field("ca.crt"), &*key).map_err(|e| match e {
+            MaterialError::KeyMismatch => signing_error(X509Error::IssuerKeyMismatch),
+            other => invalid(&other),
+        })?;
+    sign(&material, &settings, request, &*key, now_unix, serial)
+}
+
+/// The imports.
+struct Imports;
+
+impl CaHost for Imports {
+    fn secret(&self, name: &str) -> Result<Option<Secret>, String> {
+        secrets::get(name)
+    }
+
+    fn load_key(&self, secret: &str, field: &str) -> Result<Box<dyn Signer + '_>, String> {
+        HostKey::load(secret, field)
+            .map(|key| Box::new(key) as Box<dyn Signer>)
+            .map_err(|e| e.to_string())
+    }
 }
 
 struct Ca;
@@ -135,28 +318,27 @@ impl Guest for Ca {
             name: "ca".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             issuer_types: vec!["ca".into()],
-            description: "Certificates signed by a CA key pair kept in a Secret (cert-manager's CA issuer).".into(),
+            description:
+                "Certificates signed by a CA key pair kept in a Secret (cert-manager's CA issuer)."
+                    .into(),
         }
     }
 
     fn validate(config: IssuerConfig) -> Result<Readiness, PluginError> {
-        open(&config)?;
-        Ok(Readiness {
-            reason: "KeyPairVerified".into(),
-            message: "Signing CA verified".into(),
-        })
+        validate(&config, &Imports)
     }
 
-    fn issue(request: CertificateRequest, _state: Option<Vec<u8>>) -> Result<IssueOutcome, PluginError> {
-        // A missing or broken CA Secret may be fixed by the user: retry.
-        let (settings, material, key) = open(&request.issuer).map_err(|mut e| {
-            e.retryable = e.reason == GET_KEY_PAIR;
-            e
-        })?;
-        let mut serial = [0u8; 16];
-        getrandom::fill(&mut serial).map_err(|e| transient("ErrorSigning", format!("no randomness for a serial: {e}")))?;
-        sign(&material, &settings, &request, &key, clock::now_unix_seconds(), serial).map(IssueOutcome::Issued)
+    fn issue(
+        request: CertificateRequest,
+        _state: Option<Vec<u8>>,
+    ) -> Result<IssueOutcome, PluginError> {
+        let serial = x509::random_serial()
+            .map_err(|e| pending("SigningError", format!("Error signing certificate: {e}")))?;
+        issue(&request, &Imports, clock::now_unix_seconds(), serial).map(IssueOutcome::Issued)
     }
 }
 
 certwasm_plugin_sdk::export!(Ca);
+
+#[cfg(test)]
+mod tests;

@@ -1,30 +1,67 @@
-//! Keys held by the host, used through the `signer` import.
+//! Private keys the host keeps, used through the `signer` import.
 
 use crate::bindings::certwasm::issuer::signer;
-use crate::types::{KeyHandle, SignatureAlgorithm};
-use crate::x509::Signer;
+use crate::types::{KeyAlgorithm, KeyHandle, SignatureAlgorithm};
+use crate::x509::{self, Signer, X509Error};
 
-/// A private key the host holds; the plugin has only its handle.
+/// A private key the host holds; the plugin has only its handle, its public
+/// half and the signature algorithm certificates signed with it use.
+///
+/// It implements [`Signer`], so [`x509::sign_request`] signs through it with
+/// one `signer.sign` call. Handles are valid for the current call only.
 #[derive(Debug, Clone)]
 pub struct HostKey {
     handle: KeyHandle,
     public_key_der: Vec<u8>,
+    algorithm: SignatureAlgorithm,
 }
 
+/// Why a [`HostKey`] could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKeyError {
+    /// The host refused or failed (its message, worded for a user).
+    Host(String),
+    /// The key is one certificates cannot be signed with.
+    Unsupported(X509Error),
+}
+
+impl std::fmt::Display for HostKeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Host(message) => f.write_str(message),
+            Self::Unsupported(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for HostKeyError {}
+
 impl HostKey {
-    /// Wraps a handle the host granted (the request's key, or one from
-    /// `signer::load` / `signer::generate`), fetching its public half once.
-    pub fn new(handle: KeyHandle) -> Result<Self, String> {
-        let public_key_der = signer::public_key(&handle)?;
+    /// Wraps a handle the host granted (the request's `request-key`, or one
+    /// from [`load`](Self::load) / [`generate`](Self::generate)), asking the
+    /// host once for its public key.
+    pub fn new(handle: KeyHandle) -> Result<Self, HostKeyError> {
+        let public_key_der = signer::public_key(&handle).map_err(HostKeyError::Host)?;
+        let algorithm =
+            x509::signature_algorithm_for(&public_key_der).map_err(HostKeyError::Unsupported)?;
         Ok(Self {
             handle,
             public_key_der,
+            algorithm,
         })
     }
 
-    /// Loads the key in field `field` of Secret `secret`.
-    pub fn load(secret: &str, field: &str) -> Result<Self, String> {
-        Self::new(signer::load(secret, field)?)
+    /// Loads the key in data key `field` (usually `tls.key`) of the Secret
+    /// `secret`, which the issuer config must reference.
+    pub fn load(secret: &str, field: &str) -> Result<Self, HostKeyError> {
+        Self::new(signer::load(secret, field).map_err(HostKeyError::Host)?)
+    }
+
+    /// Generates a key kept in the Secret `secret` (`tls.key`), for keys a
+    /// plugin needs across calls such as an ACME account key. An existing
+    /// key is never overwritten: [`load`](Self::load) it instead.
+    pub fn generate(secret: &str, algorithm: KeyAlgorithm) -> Result<Self, HostKeyError> {
+        Self::new(signer::generate(secret, algorithm).map_err(HostKeyError::Host)?)
     }
 
     /// The handle, for calling the `signer` import directly.
@@ -40,5 +77,9 @@ impl Signer for HostKey {
 
     fn sign(&self, algorithm: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, String> {
         signer::sign(&self.handle, algorithm, data)
+    }
+
+    fn signature_algorithm(&self) -> Result<SignatureAlgorithm, X509Error> {
+        Ok(self.algorithm)
     }
 }

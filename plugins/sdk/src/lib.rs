@@ -1,12 +1,33 @@
-//! The guest side of certwasm's `certwasm:issuer@0.1.0` contract: the
-//! generated bindings, a certificate builder that signs through host key
-//! handles, and small helpers for reading an issuer's configuration.
+//! The guest side of certwasm's `certwasm:issuer@0.1.0` contract, for
+//! writing an issuer plugin in Rust.
 //!
 //! A plugin is a `cdylib` built for `wasm32-wasip2` that implements
-//! [`bindings::Guest`] and calls [`export!`]. See this crate's README.
+//! [`bindings::Guest`] and calls [`export!`]. This crate gives it:
+//!
+//! - [`bindings`]: the WIT world, generated here once so that every plugin
+//!   agrees on it; [`types`] re-exports the records (`CertificateRequest`,
+//!   `PluginError`, ...), with a few helpers ([`types::Secret::field`],
+//!   [`types::CertificateRequest::annotation`]).
+//! - [`x509`]: certificates from CSRs the way cert-manager's signers make
+//!   them. Its core is pure (no host calls; time, serial and signer are
+//!   arguments), so it is unit-tested natively and the host benchmarks the
+//!   exact code the plugin runs.
+//! - [`host::HostKey`]: a private key the host keeps, used through the
+//!   `signer` import; it implements [`x509::Signer`].
+//! - [`config::issuer_section`]: the issuer's `spec.<field>` as your serde type.
+//! - [`failed`] / [`pending`] and [`ResultExt`]: plugin errors worded as
+//!   cert-manager words them, which the host must not / may retry.
+//!
+//! - `testing` (feature `testing`): openssl-made keys and CSRs that
+//!   implement [`x509::Signer`], for native tests of a plugin's logic.
+//!
+//! See the crate's README for a complete plugin in twenty lines.
 
 pub mod config;
+mod error;
 pub mod host;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod x509;
 
 /// Bindings generated from `wit/` for the `issuer` world.
@@ -21,24 +42,36 @@ pub mod bindings {
     });
 }
 
+/// The README's example plugin, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 pub use bindings::certwasm::issuer::types;
 pub use bindings::export;
+pub use error::{ResultExt, failed, pending};
 
-/// A plugin error the host will not retry: bad configuration, a request the
-/// issuer refuses.
-pub fn permanent(reason: &str, message: impl Into<String>) -> types::PluginError {
-    types::PluginError {
-        reason: reason.to_owned(),
-        message: message.into(),
-        retryable: false,
+/// The CertificateRequest annotation naming the Secret that holds the
+/// request's private key (set by the host for requests it makes from a
+/// Certificate).
+pub const PRIVATE_KEY_SECRET_ANNOTATION: &str = "cert-manager.io/private-key-secret-name";
+
+impl types::CertificateRequest {
+    /// The value of annotation `key`, if set.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
     }
 }
 
-/// A plugin error worth retrying later: a server that is down, a rate limit.
-pub fn transient(reason: &str, message: impl Into<String>) -> types::PluginError {
-    types::PluginError {
-        reason: reason.to_owned(),
-        message: message.into(),
-        retryable: true,
+impl types::Secret {
+    /// The value of data key `key` (e.g. `tls.crt`), if present.
+    pub fn field(&self, key: &str) -> Option<&[u8]> {
+        self.data
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_slice())
     }
 }

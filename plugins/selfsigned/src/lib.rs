@@ -1,14 +1,17 @@
 //! certwasm's `selfSigned` issuer: signs each request with the request's
-//! own private key, which the host lends as a handle.
+//! own private key, which the host lends as a handle, as cert-manager's
+//! SelfSigned issuer does, with its reasons and messages
+//! (`pkg/issuer/selfsigned/setup.go`,
+//! `pkg/controller/certificaterequests/selfsigned/selfsigned.go`).
 
 use certwasm_plugin_sdk::bindings::Guest;
-use certwasm_plugin_sdk::bindings::certwasm::issuer::clock;
+use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, log};
 use certwasm_plugin_sdk::host::HostKey;
 use certwasm_plugin_sdk::types::{
     CertificateRequest, IssueOutcome, Issued, IssuerConfig, PluginError, PluginInfo, Readiness,
 };
-use certwasm_plugin_sdk::x509::{self, CertificateParams, Issuer};
-use certwasm_plugin_sdk::{config, permanent};
+use certwasm_plugin_sdk::x509::{self, CertificateParams, Csr, Issuer, Signer, X509Error};
+use certwasm_plugin_sdk::{PRIVATE_KEY_SECRET_ANNOTATION, ResultExt, config, failed, pending};
 use serde::Deserialize;
 
 /// `spec.selfSigned`.
@@ -19,6 +22,88 @@ struct SelfSignedConfig {
     crl_distribution_points: Vec<String>,
 }
 
+/// cert-manager's warning for a self-signed certificate with an empty
+/// subject (its `BadConfig` event).
+const EMPTY_DN_MESSAGE: &str = "Certificate will be issued with an empty Issuer DN, which contravenes RFC 5280 and could break some strict clients";
+
+/// A selfSigned issuer has nothing to reach or load: well-formed is ready,
+/// with cert-manager's reason and its empty message.
+fn validate(config: &IssuerConfig) -> Result<Readiness, PluginError> {
+    config::issuer_section::<SelfSignedConfig>(config, "selfSigned")?;
+    Ok(Readiness {
+        reason: "IsReady".into(),
+        message: String::new(),
+    })
+}
+
+/// Why there is no key to sign with: cert-manager's wording for a request
+/// without the annotation, or whose Secret (or key in it) is missing.
+fn missing_key(request: &CertificateRequest) -> PluginError {
+    match request
+        .annotation(PRIVATE_KEY_SECRET_ANNOTATION)
+        .filter(|name| !name.is_empty())
+    {
+        None => failed(
+            "MissingAnnotation",
+            format!(
+                "Annotation \"{PRIVATE_KEY_SECRET_ANNOTATION}\" missing or reference empty: secret name missing"
+            ),
+        ),
+        Some(name) => pending(
+            "MissingSecret",
+            format!(
+                "Referenced secret {}/{name} not found: the host holds no private key for it",
+                request.namespace
+            ),
+        ),
+    }
+}
+
+/// Signs the request's CSR with its own key: the certificate is its own CA.
+fn issue(
+    request: &CertificateRequest,
+    key: &dyn Signer,
+    now_unix: i64,
+    serial: [u8; 16],
+) -> Result<Issued, PluginError> {
+    let settings: SelfSignedConfig = config::issuer_section(&request.issuer, "selfSigned")?;
+    let params = CertificateParams {
+        crl_distribution_points: &settings.crl_distribution_points,
+        ..CertificateParams::for_request(request)
+    };
+    let template_error = |e: X509Error| {
+        failed(
+            "ErrorGenerating",
+            format!("Error generating certificate template: {e}"),
+        )
+    };
+    let der = x509::decode_csr_pem(&request.csr_pem).map_err(template_error)?;
+    let csr = Csr::from_der(&der).map_err(template_error)?;
+    if csr.subject_is_empty() {
+        log::write(log::Level::Warn, EMPTY_DN_MESSAGE);
+    }
+    let certificate = x509::sign_csr(&csr, &params, Issuer::SelfSigned, key, now_unix, serial)
+        .map_err(|e| match e {
+            X509Error::RequestKeyMismatch => failed(
+                "ErrorKeyMatch",
+                format!("Error generating certificate template: {e}"),
+            ),
+            X509Error::Pem(_)
+            | X509Error::Malformed(_)
+            | X509Error::BadUrl { .. }
+            | X509Error::Time(_) => template_error(e),
+            other => failed(
+                "ErrorSigning",
+                format!("Error signing certificate: {other}"),
+            ),
+        })?;
+    let pem = x509::pem::encode("CERTIFICATE", &certificate);
+    Ok(Issued {
+        ca_pem: Some(pem.clone()),
+        certificate_chain_pem: pem,
+    })
+}
+
 struct SelfSigned;
 
 impl Guest for SelfSigned {
@@ -27,63 +112,180 @@ impl Guest for SelfSigned {
             name: "selfsigned".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             issuer_types: vec!["selfSigned".into()],
-            description: "Self-signed certificates, signed with each request's own private key.".into(),
+            description: "Self-signed certificates, signed with each request's own private key (cert-manager's SelfSigned issuer).".into(),
         }
     }
 
     fn validate(config: IssuerConfig) -> Result<Readiness, PluginError> {
-        // Nothing to reach or load: a well-formed selfSigned issuer is ready,
-        // with cert-manager's reason and (empty) message.
-        config::issuer_section::<SelfSignedConfig>(&config, "selfSigned")?;
-        Ok(Readiness {
-            reason: "IsReady".into(),
-            message: String::new(),
-        })
+        validate(&config)
     }
 
-    fn issue(request: CertificateRequest, _state: Option<Vec<u8>>) -> Result<IssueOutcome, PluginError> {
-        let settings: SelfSignedConfig = config::issuer_section(&request.issuer, "selfSigned")?;
-        let handle = request.request_key.clone().ok_or_else(|| {
-            permanent(
-                "ErrorMissingPrivateKey",
-                "the request carries no private key: a selfSigned issuer signs with the key named by the \
-                 cert-manager.io/private-key-secret-name annotation",
-            )
-        })?;
-        let key = HostKey::new(handle).map_err(|e| permanent("ErrorPrivateKey", e))?;
-        let params = CertificateParams {
-            duration_seconds: request.duration_seconds,
-            is_ca: request.is_ca,
-            usages: &request.usages,
-            crl_distribution_points: &settings.crl_distribution_points,
-            ..CertificateParams::default()
+    fn issue(
+        request: CertificateRequest,
+        _state: Option<Vec<u8>>,
+    ) -> Result<IssueOutcome, PluginError> {
+        let Some(handle) = request.request_key.clone() else {
+            return Err(missing_key(&request));
         };
-        let pem = x509::sign_request(
-            &request.csr_pem,
-            &params,
-            Issuer::SelfSigned,
-            &key,
-            clock::now_unix_seconds(),
-            random_serial()?,
-        )
-        .map_err(|e| match e {
-            x509::X509Error::KeyMismatch => permanent(
-                "ErrorKeyMismatch",
-                "the private key does not match the public key in the certificate request",
-            ),
-            other => permanent("ErrorSigning", other.to_string()),
-        })?;
-        Ok(IssueOutcome::Issued(Issued {
-            ca_pem: Some(pem.clone()),
-            certificate_chain_pem: pem,
-        }))
+        let key = HostKey::new(handle).or_fail(
+            "ErrorPublicKey",
+            "Failed to get public key from private key",
+        )?;
+        let serial = x509::random_serial().or_retry("ErrorSigning", "Error signing certificate")?;
+        issue(&request, &key, clock::now_unix_seconds(), serial).map(IssueOutcome::Issued)
     }
-}
-
-fn random_serial() -> Result<[u8; 16], PluginError> {
-    let mut serial = [0u8; 16];
-    getrandom::fill(&mut serial).map_err(|e| permanent("ErrorSigning", format!("no randomness for a serial: {e}")))?;
-    Ok(serial)
 }
 
 certwasm_plugin_sdk::export!(SelfSigned);
+
+#[cfg(test)]
+mod tests {
+    use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey, verify};
+
+    use super::*;
+
+    const NOW: i64 = 1_790_000_000;
+
+    fn request(spec: &str, csr_pem: String, annotations: &[(&str, &str)]) -> CertificateRequest {
+        CertificateRequest {
+            name: "ca-1".into(),
+            namespace: "sandbox".into(),
+            csr_pem,
+            duration_seconds: Some(3600),
+            is_ca: true,
+            usages: Vec::new(),
+            issuer: IssuerConfig {
+                kind: "ClusterIssuer".into(),
+                name: "selfsigned".into(),
+                namespace: "cert-manager".into(),
+                spec_json: spec.into(),
+            },
+            request_key: None,
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            presented_challenges: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_selfsigned_issuer_is_ready_as_cert_manager_says() {
+        let config = request(r#"{"selfSigned":{}}"#, String::new(), &[]).issuer;
+        let ready = validate(&config).unwrap();
+        assert_eq!(
+            (ready.reason.as_str(), ready.message.as_str()),
+            ("IsReady", "")
+        );
+        let wrong = request(
+            r#"{"selfSigned":{"crlDistributionPoints":"x"}}"#,
+            String::new(),
+            &[],
+        )
+        .issuer;
+        assert_eq!(validate(&wrong).unwrap_err().reason, "InvalidConfig");
+    }
+
+    #[test]
+    fn the_certificate_is_its_own_ca() {
+        let key = OpensslKey::generate(KeyKind::Rsa(2048));
+        let spec = r#"{"selfSigned":{"crlDistributionPoints":["http://crl.example/root.crl"]}}"#;
+        let issued = issue(
+            &request(spec, key.csr("/CN=Root", &[]), &[]),
+            &key,
+            NOW,
+            [1; 16],
+        )
+        .unwrap();
+        assert_eq!(
+            issued.ca_pem.as_deref(),
+            Some(issued.certificate_chain_pem.as_str())
+        );
+        verify(
+            &issued.certificate_chain_pem,
+            &issued.certificate_chain_pem,
+            NOW + 60,
+        )
+        .unwrap();
+        assert!(
+            verify(
+                &issued.certificate_chain_pem,
+                &issued.certificate_chain_pem,
+                NOW + 3601
+            )
+            .is_err(),
+            "one hour"
+        );
+        let text = certwasm_plugin_sdk::testing::text(&issued.certificate_chain_pem);
+        for expected in [
+            "CA:TRUE",
+            "URI:http://crl.example/root.crl",
+            "sha256WithRSAEncryption",
+            "Certificate Sign",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn failures_use_cert_managers_reasons() {
+        let key = OpensslKey::generate(KeyKind::EcdsaP256);
+        let other = OpensslKey::generate(KeyKind::EcdsaP256);
+        let spec = r#"{"selfSigned":{}}"#;
+        let error = issue(
+            &request(spec, key.csr("/CN=x", &[]), &[]),
+            &other,
+            NOW,
+            [1; 16],
+        )
+        .unwrap_err();
+        assert_eq!(
+            (
+                error.reason.as_str(),
+                error.message.as_str(),
+                error.retryable
+            ),
+            (
+                "ErrorKeyMatch",
+                "Error generating certificate template: CSR not signed by referenced private key",
+                false
+            )
+        );
+        let error = issue(&request(spec, "garbage".into(), &[]), &key, NOW, [1; 16]).unwrap_err();
+        assert_eq!(error.reason, "ErrorGenerating");
+
+        let error = missing_key(&request(spec, String::new(), &[]));
+        assert_eq!(
+            (
+                error.reason.as_str(),
+                error.message.as_str(),
+                error.retryable
+            ),
+            (
+                "MissingAnnotation",
+                "Annotation \"cert-manager.io/private-key-secret-name\" missing or reference empty: secret name missing",
+                false
+            )
+        );
+        let error = missing_key(&request(
+            spec,
+            String::new(),
+            &[(PRIVATE_KEY_SECRET_ANNOTATION, "")],
+        ));
+        assert_eq!(error.reason, "MissingAnnotation");
+        let error = missing_key(&request(
+            spec,
+            String::new(),
+            &[(PRIVATE_KEY_SECRET_ANNOTATION, "ca-key")],
+        ));
+        assert_eq!(error.reason, "MissingSecret");
+        assert!(
+            error
+                .message
+                .starts_with("Referenced secret sandbox/ca-key not found"),
+            "{}",
+            error.message
+        );
+        assert!(error.retryable);
+    }
+}

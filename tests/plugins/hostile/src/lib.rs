@@ -11,7 +11,11 @@ struct Hostile;
 fn attack(config: &IssuerConfig) -> String {
     serde_json::from_str::<serde_json::Value>(&config.spec_json)
         .ok()
-        .and_then(|spec| spec.pointer("/plugin/config/attack")?.as_str().map(str::to_owned))
+        .and_then(|spec| {
+            spec.pointer("/plugin/config/attack")?
+                .as_str()
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| "none".to_owned())
 }
 
@@ -41,13 +45,27 @@ fn get(url: &str) -> Result<HttpResponse, String> {
     })
 }
 
+/// Recursion that lives on the wasm call stack (its frames hold no
+/// addressable locals), so it exhausts the engine's stack limit.
 #[inline(never)]
-#[allow(unconditional_recursion)] // the point: recursion the stack cannot hold
-fn recurse(depth: u64, pad: &mut [u8; 256]) -> u64 {
+fn recurse(depth: u64) -> u64 {
+    if std::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
+    1 + recurse(depth + 1)
+}
+
+/// Recursion whose frames hold an array, which Rust keeps on the shadow
+/// stack in linear memory: it runs off the bottom of that stack.
+#[inline(never)]
+fn recurse_in_memory(depth: u64, pad: &mut [u8; 256]) -> u64 {
+    if std::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
     pad[(depth % 256) as usize] = depth as u8;
     let mut next = *pad;
     std::hint::black_box(&mut next);
-    1 + recurse(depth + 1, &mut next)
+    1 + recurse_in_memory(depth + 1, &mut next)
 }
 
 impl Guest for Hostile {
@@ -72,7 +90,10 @@ impl Guest for Hostile {
         }
     }
 
-    fn issue(request: CertificateRequest, _state: Option<Vec<u8>>) -> Result<IssueOutcome, PluginError> {
+    fn issue(
+        request: CertificateRequest,
+        _state: Option<Vec<u8>>,
+    ) -> Result<IssueOutcome, PluginError> {
         match attack(&request.issuer).as_str() {
             "none" => issued("ok".into()),
             "loop" => loop {
@@ -87,20 +108,29 @@ impl Guest for Hostile {
                 }
             }
             "panic" => panic!("hostile plugin panicked on purpose"),
-            "recursion" => {
+            "recursion" => issued(recurse(0).to_string()),
+            "shadow-stack" => {
                 let mut pad = [0u8; 256];
-                issued(recurse(0, &mut pad).to_string())
+                issued(recurse_in_memory(0, &mut pad).to_string())
             }
             "huge-result" => issued("A".repeat(8 << 20)),
-            "http-not-allowed" => get("https://not-allowed.example/").map(|_| IssueOutcome::Pending(Pending {
-                state: Vec::new(),
-                retry_after_ms: 0,
-                waiting_for: "got through".into(),
-                events: Vec::new(),
-                order: None,
-            })).map_err(fail),
-            "http-loopback-by-name" => get("http://allowed.test/").map_err(fail).and_then(|r| issued(r.status.to_string())),
-            "http-metadata-by-name" => get("http://metadata.test/latest/meta-data/").map_err(fail).and_then(|r| issued(r.status.to_string())),
+            "http-not-allowed" => get("https://not-allowed.example/")
+                .map(|_| {
+                    IssueOutcome::Pending(Pending {
+                        state: Vec::new(),
+                        retry_after_ms: 0,
+                        waiting_for: "got through".into(),
+                        events: Vec::new(),
+                        order: None,
+                    })
+                })
+                .map_err(fail),
+            "http-loopback-by-name" => get("http://allowed.test/")
+                .map_err(fail)
+                .and_then(|r| issued(r.status.to_string())),
+            "http-metadata-by-name" => get("http://metadata.test/latest/meta-data/")
+                .map_err(fail)
+                .and_then(|r| issued(r.status.to_string())),
             "secret-unreferenced" => match secrets::get("someone-elses-secret") {
                 Ok(found) => issued(format!("read it: {}", found.is_some())),
                 Err(err) => Err(fail(err)),
@@ -108,13 +138,19 @@ impl Guest for Hostile {
             "secret-private-key" => {
                 // The referenced Secret is readable, minus its private key;
                 // the key is usable only through a handle.
-                let secret = secrets::get("referenced").map_err(fail)?.ok_or_else(|| fail("missing".into()))?;
+                let secret = secrets::get("referenced")
+                    .map_err(fail)?
+                    .ok_or_else(|| fail("missing".into()))?;
                 let fields: Vec<String> = secret.data.iter().map(|(k, _)| k.clone()).collect();
                 let handle = signer::load("referenced", "tls.key").map_err(fail)?;
                 let spki = signer::public_key(&handle).map_err(fail)?;
                 issued(format!("fields={} spki={}", fields.join(","), spki.len()))
             }
-            "forged-handle" => match signer::sign("secret:someone-elses-secret/tls.key", SignatureAlgorithm::EcdsaP256Sha256, b"data") {
+            "forged-handle" => match signer::sign(
+                "secret:someone-elses-secret/tls.key",
+                SignatureAlgorithm::EcdsaP256Sha256,
+                b"data",
+            ) {
                 Ok(_) => issued("signed with a key it was never given".into()),
                 Err(err) => Err(fail(err)),
             },

@@ -1,0 +1,57 @@
+//! Plugin errors, worded the way cert-manager's controllers word them.
+//!
+//! cert-manager reports a failed step as `"<what it was doing>: <error>"`
+//! with a CamelCase reason, and either fails the request for good
+//! (`Failed`) or leaves it `Pending` to be retried. These helpers build the
+//! same [`PluginError`]s, so the host can show them unchanged.
+
+use std::fmt::Display;
+
+use crate::types::PluginError;
+
+/// An error the host will not retry (cert-manager's `Failed`): a request the
+/// issuer refuses, a configuration that cannot work as written.
+pub fn failed(reason: &str, message: impl Into<String>) -> PluginError {
+    PluginError {
+        reason: reason.to_owned(),
+        message: message.into(),
+        retryable: false,
+    }
+}
+
+/// An error worth retrying later (cert-manager's `Pending`): a Secret not
+/// there yet, a server that is down, a rate limit.
+pub fn pending(reason: &str, message: impl Into<String>) -> PluginError {
+    PluginError {
+        reason: reason.to_owned(),
+        message: message.into(),
+        retryable: true,
+    }
+}
+
+/// Turns any displayable error into a [`PluginError`] with a reason and
+/// cert-manager's `"<context>: <error>"` message.
+///
+/// ```
+/// use certwasm_plugin_sdk::ResultExt;
+/// let parsed: Result<u32, _> = "x".parse::<u32>().or_fail("ErrorParsing", "Failed to parse the count");
+/// let error = parsed.unwrap_err();
+/// assert_eq!(error.message, "Failed to parse the count: invalid digit found in string");
+/// assert!(!error.retryable);
+/// ```
+pub trait ResultExt<T> {
+    /// A permanent error: see [`failed`].
+    fn or_fail(self, reason: &str, context: &str) -> Result<T, PluginError>;
+    /// A retryable error: see [`pending`].
+    fn or_retry(self, reason: &str, context: &str) -> Result<T, PluginError>;
+}
+
+impl<T, E: Display> ResultExt<T> for Result<T, E> {
+    fn or_fail(self, reason: &str, context: &str) -> Result<T, PluginError> {
+        self.map_err(|e| failed(reason, format!("{context}: {e}")))
+    }
+
+    fn or_retry(self, reason: &str, context: &str) -> Result<T, PluginError> {
+        self.map_err(|e| pending(reason, format!("{context}: {e}")))
+    }
+}
