@@ -7,4 +7,4 @@ wasmtime::component::bindgen!({
     world: "issuer",
 });
 
-pub use certwasm::issuer::types;
+pub use self::certwasm::issuer::types;
