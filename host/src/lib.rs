@@ -6,8 +6,10 @@
 //! through the `certwasm:issuer` WIT interface (see `wit/`).
 
 pub mod api;
+pub mod apiserver;
 pub mod cli;
 pub mod clock;
 pub mod go_duration;
 pub mod pki;
 pub mod plugin;
+pub mod run;

@@ -35,7 +35,7 @@ pub use certificate_request::{
 };
 pub use challenge::{AcmeChallengeType, Challenge, ChallengeSpec, ChallengeStatus};
 pub use crds::{crds, crds_yaml, write_crds_file};
-pub use field::{FieldError, FieldErrorKind};
+pub use field::{FieldError, FieldErrorKind, invalid_message};
 pub use issuer::{
     ClusterIssuer, ClusterIssuerSpec, Issuer, IssuerCondition, IssuerSpec, IssuerStatus,
     IssuerType, PluginIssuer,

@@ -9,6 +9,7 @@ pub mod manifest;
 mod plugin_info;
 mod plugin_load;
 mod plugin_test;
+mod run;
 mod summary;
 
 /// certwasm: cert-manager's API and behaviour, with every issuer a sandboxed
@@ -28,6 +29,9 @@ pub enum Command {
     /// Work with issuer plugins without a cluster.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run the embedded Kubernetes-compatible API (and, as they land, the
+    /// controllers) on this machine, keeping everything in --data-dir.
+    Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions (cert-manager.io/v1 and
     /// acme.cert-manager.io/v1) as YAML, for `kubectl apply -f -`.
     Crds,
@@ -58,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin(PluginCommand::Test(args)) => plugin_test::run(*args),
         Command::Plugin(PluginCommand::Info(args)) => plugin_info::run(args),
         Command::Plugin(PluginCommand::List) => plugin_info::list(),
+        Command::Run(args) => run::run(*args),
         Command::Crds => {
             print!("{}", crate::api::crds_yaml());
             Ok(0)

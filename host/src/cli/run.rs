@@ -1,0 +1,90 @@
+//! `certwasm run`: the embedded default — API, manifests, export — in one
+//! process until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::run::{RunConfig, start};
+
+/// Arguments of `certwasm run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where everything is kept: the store, the API's credentials and the
+    /// kubeconfig (`DIR/kubeconfig`).
+    #[arg(long, env = "CERTWASM_DATA_DIR", default_value = "certwasm-data")]
+    pub data_dir: PathBuf,
+    /// Address of the Kubernetes-compatible API (loopback only by design;
+    /// port 0 picks a free port, written into the kubeconfig).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub api_address: SocketAddr,
+    /// Apply every YAML file in this directory at start (like k3s's
+    /// auto-deploy manifests).
+    #[arg(long)]
+    pub manifests: Option<PathBuf>,
+    /// Keep every kubernetes.io/tls Secret on disk as
+    /// DIR/<namespace>/<name>/{tls.crt,tls.key,ca.crt} (0600, atomic).
+    #[arg(long)]
+    pub export_dir: Option<PathBuf>,
+}
+
+/// Runs until a signal; returns the exit code.
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    if !args.api_address.ip().is_loopback() {
+        anyhow::bail!(
+            "--api-address {} is not a loopback address; the embedded API is for this machine only",
+            args.api_address
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let started = std::time::Instant::now();
+        let server = start(RunConfig {
+            data_dir: args.data_dir.clone(),
+            api_address: args.api_address,
+            manifests: args.manifests.clone(),
+            export_dir: args.export_dir.clone(),
+        })
+        .await?;
+        eprintln!(
+            "certwasm API ready at https://{} in {} ms; kubeconfig: {}",
+            server.address,
+            started.elapsed().as_millis(),
+            server.kubeconfig_path().display()
+        );
+        eprintln!(
+            "  try: kubectl --kubeconfig {} get certificates -A",
+            server.kubeconfig_path().display()
+        );
+        wait_for_signal().await;
+        server.shutdown();
+        anyhow::Ok(0)
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
