@@ -230,3 +230,75 @@ async fn watcher_sees_every_change() {
         }
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ReconcileError(#[from] kube::Error);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kube_rs_controller_reconciles_through_the_embedded_api() {
+    use kube::runtime::controller::{Action, Controller};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = start(dir.path()).await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
+    for i in 0..10 {
+        certs
+            .create(&PostParams::default(), &certificate(&format!("r{i}")))
+            .await
+            .unwrap();
+    }
+
+    async fn reconcile(
+        cert: Arc<Certificate>,
+        api: Arc<Api<Certificate>>,
+    ) -> Result<Action, ReconcileError> {
+        let name = cert.metadata.name.clone().unwrap_or_default();
+        let status = json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "status": {"conditions": [{"type": "Ready", "status": "False",
+                       "reason": "DoesNotExist", "message": "Issuing certificate as Secret does not exist",
+                       "observedGeneration": cert.metadata.generation}]}
+        });
+        api.patch_status(
+            &name,
+            &PatchParams::apply("reconciler").force(),
+            &Patch::Apply(&status),
+        )
+        .await?;
+        Ok(Action::await_change())
+    }
+    fn error_policy(_: Arc<Certificate>, _: &ReconcileError, _: Arc<Api<Certificate>>) -> Action {
+        Action::requeue(Duration::from_millis(200))
+    }
+
+    let controller = Controller::new(certs.clone(), watcher::Config::default())
+        .run(reconcile, error_policy, Arc::new(certs.clone()))
+        .for_each(|_| async {});
+    let handle = tokio::spawn(controller);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = certs.list(&ListParams::default()).await.unwrap();
+        let reconciled = listed
+            .items
+            .iter()
+            .filter(|c| {
+                c.status.as_ref().is_some_and(|s| {
+                    s.conditions
+                        .iter()
+                        .any(|c| c.reason.as_deref() == Some("DoesNotExist"))
+                })
+            })
+            .count();
+        if reconciled == 10 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {reconciled} of 10 reconciled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    handle.abort();
+}
