@@ -28,6 +28,17 @@ pub struct RunArgs {
     /// DIR/<namespace>/<name>/{tls.crt,tls.key,ca.crt} (0600, atomic).
     #[arg(long)]
     pub export_dir: Option<PathBuf>,
+    /// Do not approve CertificateRequests automatically (approve them with
+    /// `kubectl` or cmctl, as with cert-manager's flag of the same intent).
+    #[arg(long)]
+    pub no_auto_approve: bool,
+    /// Namespace holding the Secrets ClusterIssuers reference (created if
+    /// missing), as cert-manager's --cluster-resource-namespace.
+    #[arg(long, default_value = "cert-manager")]
+    pub cluster_resource_namespace: String,
+    /// Serve the API only; run no controllers.
+    #[arg(long)]
+    pub api_only: bool,
 }
 
 /// Runs until a signal; returns the exit code.
@@ -49,6 +60,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             api_address: args.api_address,
             manifests: args.manifests.clone(),
             export_dir: args.export_dir.clone(),
+            controller: crate::controller::Options {
+                auto_approve: !args.no_auto_approve,
+                cluster_resource_namespace: args.cluster_resource_namespace.clone(),
+            },
+            controllers: !args.api_only,
         })
         .await?;
         eprintln!(

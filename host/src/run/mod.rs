@@ -21,6 +21,10 @@ pub struct RunConfig {
     pub manifests: Option<PathBuf>,
     /// Where TLS Secrets are exported.
     pub export_dir: Option<PathBuf>,
+    /// Controller options (approval, cluster resource namespace).
+    pub controller: crate::controller::Options,
+    /// Run the controllers (off: the API alone).
+    pub controllers: bool,
 }
 
 /// Errors of `certwasm run`.
@@ -32,6 +36,9 @@ pub enum RunError {
     /// A manifest was refused.
     #[error(transparent)]
     Manifest(#[from] manifests::ManifestError),
+    /// The controllers' client or plugins could not be set up.
+    #[error("cannot start the controllers: {0}")]
+    Controllers(String),
 }
 
 /// Starts everything; returns the running API (the caller waits for a
@@ -42,6 +49,14 @@ pub async fn start(config: RunConfig) -> Result<ApiServer, RunError> {
         address: config.api_address,
     })
     .await?;
+    let client = if config.controllers {
+        let client = controller_client(&server).await?;
+        // ClusterIssuers' Secrets live here; manifests may put them there.
+        ensure_namespace(&client, &config.controller.cluster_resource_namespace).await?;
+        Some(client)
+    } else {
+        None
+    };
     if let Some(dir) = &config.manifests {
         let applied = manifests::apply_dir(&server.store, &server.registry, dir).await?;
         tracing::info!(applied, dir = %dir.display(), "manifests applied");
@@ -49,5 +64,54 @@ pub async fn start(config: RunConfig) -> Result<ApiServer, RunError> {
     if let Some(dir) = config.export_dir.clone() {
         tokio::spawn(export::follow(server.store.clone(), dir));
     }
+    if let Some(client) = client {
+        start_controllers(client, &config)?;
+    }
     Ok(server)
+}
+
+/// A client for the embedded API through its kubeconfig — the same client
+/// path the controllers take in a cluster.
+async fn controller_client(server: &ApiServer) -> Result<kube::Client, RunError> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let fail = |e: &dyn std::fmt::Display| RunError::Controllers(e.to_string());
+    let kubeconfig = Kubeconfig::read_from(server.kubeconfig_path()).map_err(|e| fail(&e))?;
+    let client_config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| fail(&e))?;
+    kube::Client::try_from(client_config).map_err(|e| fail(&e))
+}
+
+/// Starts the controllers.
+fn start_controllers(client: kube::Client, config: &RunConfig) -> Result<(), RunError> {
+    let fail = |e: &dyn std::fmt::Display| RunError::Controllers(e.to_string());
+    let plugins = crate::controller::PluginSet::new(Some(config.data_dir.join("plugin-cache")))
+        .map_err(|e| fail(&e))?;
+    let context = std::sync::Arc::new(crate::controller::Context {
+        recorder: crate::controller::events::Recorder::new(client.clone()),
+        client,
+        plugins,
+        options: config.controller.clone(),
+    });
+    tokio::spawn(crate::controller::run(context));
+    Ok(())
+}
+
+async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), RunError> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: kube::Api<Namespace> = kube::Api::all(client.clone());
+    let exists = api
+        .get_opt(name)
+        .await
+        .map_err(|e| RunError::Controllers(e.to_string()))?
+        .is_some();
+    if !exists {
+        let mut namespace = Namespace::default();
+        namespace.metadata.name = Some(name.to_owned());
+        api.create(&kube::api::PostParams::default(), &namespace)
+            .await
+            .map_err(|e| RunError::Controllers(e.to_string()))?;
+    }
+    Ok(())
 }

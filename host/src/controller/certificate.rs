@@ -1,0 +1,521 @@
+//! Certificates, as cert-manager's certificate controllers split the work,
+//! in one reconcile:
+//!
+//! 1. **trigger** — the policy chain ([`crate::policy::trigger`]) says whether
+//!    and why to issue; `Issuing=True` with that reason, an `Issuing` event;
+//!    failed attempts back off 1h·2^(n−1) up to 32h;
+//! 2. **key manager** — the next private key, in a temporary Secret labelled
+//!    `cert-manager.io/next-private-key` (reused from the current Secret under
+//!    `rotationPolicy: Never`);
+//! 3. **request manager** — CertificateRequest `<name>-<revision>` with the
+//!    CSR and cert-manager's annotations;
+//! 4. **issuing** — once the request is Issued, the `kubernetes.io/tls`
+//!    Secret with cert-manager's annotations and labels; the revision moves
+//!    on and old requests beyond `revisionHistoryLimit` are pruned;
+//! 5. **readiness** — `Ready` with the trigger's reason, or
+//!    "Certificate is up to date and has not expired", notBefore, notAfter,
+//!    renewalTime; requeued at the renewal time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use super::events::EventType;
+use super::{Context, ControllerError, ERROR_REQUEUE, drain};
+use crate::api::defaults::{effective_private_key, effective_revision_history_limit};
+use crate::api::{
+    Base64Bytes, Certificate, CertificateCondition, CertificateRequest, CertificateRequestSpec,
+    CertificateStatus, ConditionStatus, PrivateKeyRotationPolicy,
+};
+use crate::pki::{self, KeyAlgorithm, KeyEncoding, PrivateKey};
+use crate::policy::conditions::{self, from_time, to_time};
+use crate::policy::renewal::retry_after;
+use crate::policy::request::csr_spec;
+use crate::policy::secret::{
+    self as secret_policy, CERTIFICATE_NAME, CERTIFICATE_REVISION, NEXT_PRIVATE_KEY_LABEL,
+    PRIVATE_KEY_SECRET_NAME,
+};
+use crate::policy::trigger::{self, RequestView, SecretView};
+
+const TRIGGER: &str = "cert-manager-certificates-trigger";
+const KEY_MANAGER: &str = "cert-manager-certificates-key-manager";
+const REQUEST_MANAGER: &str = "cert-manager-certificates-request-manager";
+const ISSUING: &str = "cert-manager-certificates-issuing";
+const READY_MESSAGE: &str = "Certificate is up to date and has not expired";
+
+fn condition(
+    existing: &[CertificateCondition],
+    type_: &str,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) -> CertificateCondition {
+    let now = to_time(time::OffsetDateTime::now_utc());
+    CertificateCondition {
+        type_: type_.to_owned(),
+        status,
+        last_transition_time: Some(conditions::transition_time(existing, type_, status, &now)),
+        reason: Some(reason.to_owned()),
+        message: Some(message.to_owned()),
+        observed_generation: generation,
+    }
+}
+
+async fn write_status(
+    context: &Context,
+    certificate: &Certificate,
+    status: CertificateStatus,
+) -> Result<(), ControllerError> {
+    if Some(&status) == certificate.status.as_ref() {
+        return Ok(());
+    }
+    let mut updated = certificate.clone();
+    updated.status = Some(status);
+    let api: Api<Certificate> =
+        Api::namespaced(context.client.clone(), &certificate.namespace().unwrap_or_default());
+    api.replace_status(&certificate.name_any(), &PostParams::default(), &updated)
+        .await?;
+    Ok(())
+}
+
+fn owner_reference(certificate: &Certificate) -> OwnerReference {
+    OwnerReference {
+        api_version: Certificate::api_version(&()).into_owned(),
+        kind: Certificate::kind(&()).into_owned(),
+        name: certificate.name_any(),
+        uid: certificate.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+fn secret_view(secret: &Secret) -> SecretView {
+    SecretView {
+        data: secret
+            .data
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect(),
+        annotations: secret.annotations().clone(),
+    }
+}
+
+fn revision_of(request: &CertificateRequest) -> Option<i32> {
+    request
+        .annotations()
+        .get(CERTIFICATE_REVISION)
+        .and_then(|r| r.parse().ok())
+}
+
+fn request_ready(request: &CertificateRequest) -> Option<(ConditionStatus, String, String)> {
+    let status = request.status.as_ref()?;
+    let ready = conditions::find(&status.conditions, "Ready")?;
+    Some((
+        ready.status,
+        ready.reason.clone().unwrap_or_default(),
+        ready.message.clone().unwrap_or_default(),
+    ))
+}
+
+fn key_encoding(certificate: &Certificate) -> KeyEncoding {
+    let encoding = certificate
+        .spec
+        .private_key
+        .as_ref()
+        .and_then(|k| k.encoding.as_ref())
+        .and_then(|e| serde_json::to_value(e).ok())
+        .and_then(|v| v.as_str().map(str::to_owned));
+    if encoding.as_deref() == Some("PKCS8") {
+        KeyEncoding::Pkcs8
+    } else {
+        KeyEncoding::Pkcs1
+    }
+}
+
+fn key_algorithm(certificate: &Certificate) -> Result<KeyAlgorithm, ControllerError> {
+    let spec = certificate.spec.private_key.clone().unwrap_or_default();
+    let algorithm = spec
+        .algorithm
+        .as_ref()
+        .and_then(|a| serde_json::to_value(a).ok())
+        .and_then(|v| v.as_str().map(str::to_owned));
+    KeyAlgorithm::from_spec(algorithm.as_deref(), spec.size.and_then(|s| u32::try_from(s).ok()))
+        .map_err(|e| ControllerError::Spec(e.to_string()))
+}
+
+#[allow(clippy::too_many_lines)]
+async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Result<Action, ControllerError> {
+    if certificate.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let namespace = certificate.namespace().unwrap_or_default();
+    let name = certificate.name_any();
+    let uid = certificate.uid().unwrap_or_default();
+    let generation = certificate.metadata.generation;
+    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
+    let requests: Api<CertificateRequest> = Api::namespaced(context.client.clone(), &namespace);
+    let mut status = certificate.status.clone().unwrap_or_default();
+    let revision = status.revision.unwrap_or(0);
+    let next_revision = revision + 1;
+
+    let secret = secrets.get_opt(&certificate.spec.secret_name).await?;
+    let owned: Vec<CertificateRequest> = requests
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|r| {
+            r.owner_references().iter().any(|o| o.uid == uid)
+                || r.annotations().get(CERTIFICATE_NAME) == Some(&name)
+        })
+        .collect();
+    let current_request = owned.iter().find(|r| revision_of(r) == Some(revision)).map(|r| RequestView {
+        csr_pem: String::from_utf8_lossy(&r.spec.request.0).into_owned(),
+        duration: r.spec.duration.clone(),
+        is_ca: r.spec.is_ca,
+    });
+    let evaluation = trigger::evaluate(
+        &certificate,
+        secret.as_ref().map(secret_view).as_ref(),
+        current_request.as_ref(),
+        now,
+    );
+    if let Some(validity) = evaluation.validity {
+        status.not_before = Some(to_time(validity.not_before));
+        status.not_after = Some(to_time(validity.not_after));
+        status.renewal_time = Some(to_time(validity.renewal_time));
+    }
+
+    let Some(trigger) = evaluation.trigger else {
+        // Up to date.
+        let ready = condition(&status.conditions, "Ready", ConditionStatus::True, "Ready", READY_MESSAGE, generation);
+        conditions::upsert(&mut status.conditions, ready);
+        conditions::remove(&mut status.conditions, "Issuing");
+        status.failed_issuance_attempts = None;
+        status.last_failure_time = None;
+        if let Some(next) = status.next_private_key_secret_name.take() {
+            let _ = secrets.delete(&next, &DeleteParams::default()).await;
+        }
+        write_status(&context, &certificate, status.clone()).await?;
+        let wait = evaluation
+            .validity
+            .map(|v| v.renewal_time - now)
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or(Duration::from_secs(3600));
+        return Ok(Action::requeue(wait.max(Duration::from_secs(1))));
+    };
+
+    // Not ready, for the trigger's reason.
+    let ready = condition(&status.conditions, "Ready", ConditionStatus::False, trigger.reason, &trigger.message, generation);
+    conditions::upsert(&mut status.conditions, ready);
+
+    // Back off after failures.
+    let last_failure = status.last_failure_time.as_ref().map(from_time);
+    if let Some(at) = retry_after(status.failed_issuance_attempts, last_failure, now) {
+        write_status(&context, &certificate, status).await?;
+        let wait = Duration::try_from(at - now).unwrap_or(Duration::from_secs(60));
+        return Ok(Action::requeue(wait.max(Duration::from_secs(1))));
+    }
+
+    let issuing = conditions::find(&status.conditions, "Issuing")
+        .is_some_and(|c| c.status == ConditionStatus::True);
+    if !issuing {
+        let c = condition(&status.conditions, "Issuing", ConditionStatus::True, trigger.reason, &trigger.message, generation);
+        conditions::upsert(&mut status.conditions, c);
+        write_status(&context, &certificate, status).await?;
+        context.recorder.publish(&*certificate, TRIGGER, EventType::Normal, "Issuing", &trigger.message).await;
+        return Ok(Action::await_change());
+    }
+
+    // Key manager: the next private key.
+    let next_key_secret = match &status.next_private_key_secret_name {
+        Some(next) => secrets.get_opt(next).await?,
+        None => None,
+    };
+    let Some(next_key_secret) = next_key_secret else {
+        let reuse = effective_private_key(&certificate.spec).rotation_policy == PrivateKeyRotationPolicy::Never;
+        let existing_key = secret
+            .as_ref()
+            .filter(|_| reuse)
+            .and_then(|s| s.data.as_ref())
+            .and_then(|d| d.get("tls.key"))
+            .and_then(|k| PrivateKey::from_pem(&String::from_utf8_lossy(&k.0)).ok());
+        let (key, reused) = match existing_key {
+            Some(key) => (key, true),
+            None => {
+                let algorithm = key_algorithm(&certificate)?;
+                let key = tokio::task::spawn_blocking(move || PrivateKey::generate(algorithm))
+                    .await
+                    .map_err(|e| ControllerError::Internal(e.to_string()))?
+                    .map_err(|e| ControllerError::Spec(e.to_string()))?;
+                (key, false)
+            }
+        };
+        let pem = key.to_pem(KeyEncoding::Pkcs8).map_err(|e| ControllerError::Internal(e.to_string()))?;
+        let mut next = Secret::default();
+        next.metadata.generate_name = Some(format!("{name}-"));
+        next.metadata.namespace = Some(namespace.clone());
+        next.metadata.labels = Some(BTreeMap::from([(NEXT_PRIVATE_KEY_LABEL.to_owned(), "true".to_owned())]));
+        next.metadata.owner_references = Some(vec![owner_reference(&certificate)]);
+        next.data = Some(BTreeMap::from([("tls.key".to_owned(), ByteString(pem.into_bytes()))]));
+        let created = secrets.create(&PostParams::default(), &next).await?;
+        let created_name = created.name_any();
+        status.next_private_key_secret_name = Some(created_name.clone());
+        write_status(&context, &certificate, status).await?;
+        let (reason, message) = if reused {
+            ("Reused", format!("Reusing private key stored in existing Secret resource \"{}\"", certificate.spec.secret_name))
+        } else {
+            ("Generated", format!("Stored new private key in temporary Secret resource \"{created_name}\""))
+        };
+        context.recorder.publish(&*certificate, KEY_MANAGER, EventType::Normal, reason, &message).await;
+        return Ok(Action::await_change());
+    };
+    let next_key_name = next_key_secret.name_any();
+    let next_key_pem = next_key_secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("tls.key"))
+        .map(|k| String::from_utf8_lossy(&k.0).into_owned())
+        .unwrap_or_default();
+    let next_key = match PrivateKey::from_pem(&next_key_pem) {
+        Ok(key) => key,
+        Err(_) => {
+            // A broken temporary key: drop it and make another.
+            let _ = secrets.delete(&next_key_name, &DeleteParams::default()).await;
+            status.next_private_key_secret_name = None;
+            write_status(&context, &certificate, status).await?;
+            return Ok(Action::await_change());
+        }
+    };
+
+    // Request manager: the request for the next revision.
+    let request = owned.iter().find(|r| revision_of(r) == Some(next_revision));
+    let request_name = format!("{name}-{next_revision}");
+    let Some(request) = request else {
+        let spec = csr_spec(&certificate).map_err(|e| ControllerError::Spec(e.to_string()))?;
+        let csr = pki::build_csr(&spec, &next_key).map_err(|e| ControllerError::Spec(e.to_string()))?;
+        let mut request = CertificateRequest::new(
+            &request_name,
+            CertificateRequestSpec {
+                duration: Some(certificate.spec.duration.clone().unwrap_or_else(|| "2160h".to_owned())),
+                issuer_ref: certificate.spec.issuer_ref.clone(),
+                request: Base64Bytes(csr.into_bytes()),
+                is_ca: certificate.spec.is_ca,
+                usages: crate::api::defaults::effective_usages(&certificate.spec.usages),
+                username: None,
+                uid: None,
+                groups: Vec::new(),
+                extra: BTreeMap::new(),
+            },
+        );
+        request.metadata.namespace = Some(namespace.clone());
+        request.metadata.owner_references = Some(vec![owner_reference(&certificate)]);
+        request.metadata.annotations = Some(BTreeMap::from([
+            (CERTIFICATE_NAME.to_owned(), name.clone()),
+            (CERTIFICATE_REVISION.to_owned(), next_revision.to_string()),
+            (PRIVATE_KEY_SECRET_NAME.to_owned(), next_key_name.clone()),
+        ]));
+        match requests.create(&PostParams::default(), &request).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                // A leftover of an earlier attempt: clear it and start again.
+                let _ = requests.delete(&request_name, &DeleteParams::default()).await;
+                return Ok(Action::requeue(Duration::from_secs(1)));
+            }
+            Err(err) => return Err(err.into()),
+        }
+        context
+            .recorder
+            .publish(&*certificate, REQUEST_MANAGER, EventType::Normal, "Requested", &format!("Created new CertificateRequest resource \"{request_name}\""))
+            .await;
+        return Ok(Action::await_change());
+    };
+    // A request made for another key is stale.
+    let csr_matches = pki::parse_csr(&String::from_utf8_lossy(&request.spec.request.0))
+        .is_ok_and(|csr| next_key.matches_public_key(&csr.public_key_der));
+    if !csr_matches {
+        requests.delete(&request.name_any(), &DeleteParams::default()).await?;
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+
+    match request_ready(request) {
+        Some((ConditionStatus::True, reason, _)) if reason == "Issued" => {
+            issue_secret(&context, &certificate, secret, request, &next_key, &mut status).await?;
+            let _ = secrets.delete(&next_key_name, &DeleteParams::default()).await;
+            prune_requests(&requests, &certificate, &owned, next_revision).await;
+            context
+                .recorder
+                .publish(&*certificate, ISSUING, EventType::Normal, "Issuing", "The certificate has been successfully issued")
+                .await;
+            Ok(Action::requeue(Duration::from_secs(1)))
+        }
+        Some((ConditionStatus::False, reason, message)) if reason == "Failed" || reason == "Denied" => {
+            let failed_at = request
+                .status
+                .as_ref()
+                .and_then(|s| s.failure_time.as_ref())
+                .map(from_time)
+                .unwrap_or(now);
+            let recorded = last_failure.is_some_and(|t| t >= failed_at);
+            if recorded {
+                // The backoff has passed: clear the failed request and retry.
+                requests.delete(&request.name_any(), &DeleteParams::default()).await?;
+                return Ok(Action::requeue(Duration::from_secs(1)));
+            }
+            let text = format!("The certificate request has failed to complete and will be retried: {message}");
+            status.failed_issuance_attempts = Some(status.failed_issuance_attempts.unwrap_or(0) + 1);
+            status.last_failure_time = Some(to_time(failed_at.max(now)));
+            let c = condition(&status.conditions, "Issuing", ConditionStatus::False, &reason, &text, generation);
+            conditions::upsert(&mut status.conditions, c);
+            write_status(&context, &certificate, status).await?;
+            context.recorder.publish(&*certificate, ISSUING, EventType::Warning, &reason, &text).await;
+            Ok(Action::requeue(Duration::from_secs(1)))
+        }
+        _ => {
+            write_status(&context, &certificate, status).await?;
+            Ok(Action::await_change())
+        }
+    }
+}
+
+/// Writes the issued certificate into the Secret and moves the revision on.
+async fn issue_secret(
+    context: &Context,
+    certificate: &Certificate,
+    existing: Option<Secret>,
+    request: &CertificateRequest,
+    key: &PrivateKey,
+    status: &mut CertificateStatus,
+) -> Result<(), ControllerError> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
+    let request_status = request.status.clone().unwrap_or_default();
+    let chain = request_status.certificate.map(|c| c.0).unwrap_or_default();
+    let info = pki::parse_certificate_chain(&String::from_utf8_lossy(&chain))
+        .ok()
+        .and_then(|c| c.into_iter().next())
+        .ok_or_else(|| ControllerError::Spec("the issued certificate cannot be parsed".to_owned()))?;
+    let key_pem = key
+        .to_pem(key_encoding(certificate))
+        .map_err(|e| ControllerError::Internal(e.to_string()))?;
+    let mut data = BTreeMap::from([
+        ("tls.crt".to_owned(), ByteString(chain)),
+        ("tls.key".to_owned(), ByteString(key_pem.into_bytes())),
+    ]);
+    if let Some(ca) = request_status.ca {
+        data.insert("ca.crt".to_owned(), ByteString(ca.0));
+    }
+    let mut annotations = existing
+        .as_ref()
+        .map(|s| s.annotations().clone())
+        .unwrap_or_default();
+    annotations.extend(secret_policy::annotations(certificate, &info));
+    let mut labels = existing.as_ref().map(|s| s.labels().clone()).unwrap_or_default();
+    labels.extend(secret_policy::labels(certificate));
+    match existing {
+        Some(mut secret) => {
+            // Keep whatever else the Secret holds; replace the TLS data.
+            let mut merged = secret.data.take().unwrap_or_default();
+            merged.extend(data);
+            secret.data = Some(merged);
+            secret.type_ = Some("kubernetes.io/tls".to_owned());
+            secret.metadata.annotations = Some(annotations);
+            secret.metadata.labels = Some(labels);
+            secrets
+                .replace(&certificate.spec.secret_name, &PostParams::default(), &secret)
+                .await?;
+        }
+        None => {
+            let mut secret = Secret::default();
+            secret.metadata.name = Some(certificate.spec.secret_name.clone());
+            secret.metadata.namespace = Some(namespace.clone());
+            secret.metadata.annotations = Some(annotations);
+            secret.metadata.labels = Some(labels);
+            secret.type_ = Some("kubernetes.io/tls".to_owned());
+            secret.data = Some(data);
+            secrets.create(&PostParams::default(), &secret).await?;
+        }
+    }
+    let validity = trigger::validity(certificate, &info);
+    let generation = certificate.metadata.generation;
+    status.revision = Some(status.revision.unwrap_or(0) + 1);
+    status.next_private_key_secret_name = None;
+    status.failed_issuance_attempts = None;
+    status.last_failure_time = None;
+    status.not_before = Some(to_time(validity.not_before));
+    status.not_after = Some(to_time(validity.not_after));
+    status.renewal_time = Some(to_time(validity.renewal_time));
+    conditions::remove(&mut status.conditions, "Issuing");
+    let ready = condition(&status.conditions, "Ready", ConditionStatus::True, "Ready", READY_MESSAGE, generation);
+    conditions::upsert(&mut status.conditions, ready);
+    write_status(context, certificate, status.clone()).await
+}
+
+/// Deletes requests older than `revisionHistoryLimit` revisions.
+async fn prune_requests(
+    requests: &Api<CertificateRequest>,
+    certificate: &Certificate,
+    owned: &[CertificateRequest],
+    current: i32,
+) {
+    let limit = effective_revision_history_limit(&certificate.spec);
+    for request in owned {
+        if let Some(revision) = revision_of(request)
+            && revision <= current - limit
+        {
+            let _ = requests.delete(&request.name_any(), &DeleteParams::default()).await;
+        }
+    }
+}
+
+fn error_policy(certificate: Arc<Certificate>, error: &ControllerError, _: Arc<Context>) -> Action {
+    tracing::debug!(certificate = %certificate.name_any(), %error, "certificate reconcile failed");
+    Action::requeue(ERROR_REQUEUE)
+}
+
+/// Runs the Certificate controller: it follows its Certificates, the
+/// requests and temporary key Secrets they own, and the Secrets they name.
+pub async fn run(context: Arc<Context>) {
+    let certificates: Api<Certificate> = Api::all(context.client.clone());
+    let requests: Api<CertificateRequest> = Api::all(context.client.clone());
+    let secrets: Api<Secret> = Api::all(context.client.clone());
+    let controller = Controller::new(certificates, watcher::Config::default());
+    let store = controller.store();
+    let stream = controller
+        .owns(requests, watcher::Config::default())
+        .watches(secrets, watcher::Config::default(), move |secret: Secret| {
+            let namespace = secret.namespace().unwrap_or_default();
+            let name = secret.name_any();
+            let owners: Vec<String> = secret
+                .owner_references()
+                .iter()
+                .filter(|o| o.kind == "Certificate")
+                .map(|o| o.name.clone())
+                .collect();
+            store
+                .state()
+                .into_iter()
+                .filter(|c| {
+                    c.namespace().as_deref() == Some(namespace.as_str())
+                        && (c.spec.secret_name == name || owners.contains(&c.name_any()))
+                })
+                .map(|c| ObjectRef::from_obj(&*c))
+                .collect::<Vec<_>>()
+        })
+        .run(reconcile, error_policy, context);
+    drain("certificates", stream).await;
+}
+

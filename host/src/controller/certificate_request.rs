@@ -1,0 +1,411 @@
+//! CertificateRequests: approved (automatically with reason
+//! `cert-manager.io` unless turned off), then signed by the plugin the
+//! referenced issuer selects. A `pending` answer is re-queued at the
+//! plugin's retry-after with its opaque state kept on the request, so a
+//! restart resumes it; a failure ends the request as Failed (cert-manager
+//! never retries a failed request; the Certificate makes a new one).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::ResourceExt;
+use serde_json::json;
+
+use super::events::EventType;
+use super::secrets::ApiSecrets;
+use super::{Context, ControllerError, ERROR_REQUEUE, drain};
+use crate::api::{
+    Base64Bytes, CertificateRequest, CertificateRequestCondition, ClusterIssuer, ConditionStatus,
+    Issuer, IssuerStatus,
+};
+use crate::pki::{self, KeyUsage, PrivateKey};
+use crate::plugin::bindings::types::{CertificateRequest as WitRequest, IssueOutcome, IssuerConfig};
+use crate::plugin::selection::{PluginChoice, select_plugin};
+use crate::plugin::{CallEffects, CallLimits, IssueCall, convert_usage};
+use crate::policy::conditions::{self, to_time};
+use crate::policy::secret::PRIVATE_KEY_SECRET_NAME;
+
+/// Where a pending plugin call's opaque state is kept between calls.
+pub const PLUGIN_STATE_ANNOTATION: &str = "certwasm.io/plugin-state";
+const COMPONENT: &str = "cert-manager-certificaterequests-issuer";
+const WAIT_FOR_ISSUER: Duration = Duration::from_secs(30);
+const RETRY_TRANSIENT: Duration = Duration::from_secs(30);
+
+fn condition(
+    existing: &[CertificateRequestCondition],
+    type_: &str,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+) -> CertificateRequestCondition {
+    let now = to_time(time::OffsetDateTime::now_utc());
+    CertificateRequestCondition {
+        type_: type_.to_owned(),
+        status,
+        last_transition_time: Some(conditions::transition_time(existing, type_, status, &now)),
+        reason: Some(reason.to_owned()),
+        message: Some(message.to_owned()),
+    }
+}
+
+fn is_true(request: &CertificateRequest, type_: &str) -> bool {
+    request
+        .status
+        .as_ref()
+        .and_then(|s| conditions::find(&s.conditions, type_))
+        .is_some_and(|c| c.status == ConditionStatus::True)
+}
+
+fn ready_reason(request: &CertificateRequest) -> Option<String> {
+    request
+        .status
+        .as_ref()
+        .and_then(|s| conditions::find(&s.conditions, "Ready"))
+        .and_then(|c| c.reason.clone())
+}
+
+/// Writes `request`'s status with `update` applied, unless nothing changed.
+async fn write_status(
+    context: &Context,
+    request: &CertificateRequest,
+    update: impl FnOnce(&mut crate::api::CertificateRequestStatus),
+) -> Result<(), ControllerError> {
+    let mut updated = request.clone();
+    let mut status = updated.status.clone().unwrap_or_default();
+    update(&mut status);
+    if Some(&status) == request.status.as_ref() {
+        return Ok(());
+    }
+    updated.status = Some(status);
+    let namespace = request.namespace().unwrap_or_default();
+    let api: Api<CertificateRequest> = Api::namespaced(context.client.clone(), &namespace);
+    api.replace_status(&request.name_any(), &PostParams::default(), &updated)
+        .await?;
+    Ok(())
+}
+
+async fn set_ready(
+    context: &Context,
+    request: &CertificateRequest,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+    failed: bool,
+) -> Result<(), ControllerError> {
+    write_status(context, request, |s| {
+        let c = condition(&s.conditions, "Ready", status, reason, message);
+        conditions::upsert(&mut s.conditions, c);
+        if failed {
+            s.failure_time = Some(to_time(time::OffsetDateTime::now_utc()));
+        }
+    })
+    .await
+}
+
+/// The issuer a request names: its spec (JSON), kind, namespace of its
+/// Secrets, and readiness; `None` when it does not exist.
+struct ResolvedIssuer {
+    kind: &'static str,
+    spec: serde_json::Value,
+    secret_namespace: String,
+    status: IssuerStatus,
+}
+
+async fn resolve_issuer(
+    context: &Context,
+    request: &CertificateRequest,
+) -> Result<Option<ResolvedIssuer>, ControllerError> {
+    let reference = &request.spec.issuer_ref;
+    let namespace = request.namespace().unwrap_or_default();
+    if reference.is_cluster_issuer() {
+        let api: Api<ClusterIssuer> = Api::all(context.client.clone());
+        Ok(api.get_opt(&reference.name).await?.map(|i| ResolvedIssuer {
+            kind: "ClusterIssuer",
+            spec: serde_json::to_value(&i.spec.0).unwrap_or_default(),
+            secret_namespace: context.options.cluster_resource_namespace.clone(),
+            status: i.status.unwrap_or_default(),
+        }))
+    } else {
+        let api: Api<Issuer> = Api::namespaced(context.client.clone(), &namespace);
+        Ok(api.get_opt(&reference.name).await?.map(|i| ResolvedIssuer {
+            kind: "Issuer",
+            spec: serde_json::to_value(&i.spec).unwrap_or_default(),
+            secret_namespace: namespace.clone(),
+            status: i.status.unwrap_or_default(),
+        }))
+    }
+}
+
+async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> Result<Action, ControllerError> {
+    if request.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    // Only requests for cert-manager.io issuers are ours; others belong to
+    // external issuers' controllers.
+    if request.spec.issuer_ref.effective_group() != crate::api::GROUP {
+        return Ok(Action::await_change());
+    }
+    if matches!(ready_reason(&request).as_deref(), Some("Issued" | "Failed" | "Denied")) {
+        return Ok(Action::await_change());
+    }
+    let approved = is_true(&request, "Approved");
+    let denied = is_true(&request, "Denied");
+    if denied {
+        set_ready(&context, &request, ConditionStatus::False, "Denied", "The CertificateRequest was denied by an approval controller", true).await?;
+        return Ok(Action::await_change());
+    }
+    if !approved {
+        if context.options.auto_approve {
+            write_status(&context, &request, |s| {
+                let c = condition(
+                    &s.conditions,
+                    "Approved",
+                    ConditionStatus::True,
+                    "cert-manager.io",
+                    "Certificate request has been approved by cert-manager.io",
+                );
+                conditions::upsert(&mut s.conditions, c);
+            })
+            .await?;
+        } else {
+            context
+                .recorder
+                .publish(&*request, COMPONENT, EventType::Normal, "WaitingForApproval", "Not signing CertificateRequest until it is Approved")
+                .await;
+        }
+        return Ok(Action::await_change());
+    }
+
+    // Check the CSR before bothering the issuer.
+    let csr_pem = String::from_utf8_lossy(&request.spec.request.0).into_owned();
+    if let Err(err) = pki::parse_csr(&csr_pem) {
+        let message = format!("Failed to decode CSR in spec.request: {err}");
+        write_status(&context, &request, |s| {
+            let c = condition(&s.conditions, "InvalidRequest", ConditionStatus::True, "RequestParsingError", &message);
+            conditions::upsert(&mut s.conditions, c);
+            let c = condition(&s.conditions, "Ready", ConditionStatus::False, "Failed", &message);
+            conditions::upsert(&mut s.conditions, c);
+            s.failure_time = Some(to_time(time::OffsetDateTime::now_utc()));
+        })
+        .await?;
+        context.recorder.publish(&*request, COMPONENT, EventType::Warning, "DecodeError", &message).await;
+        return Ok(Action::await_change());
+    }
+
+    let reference = request.spec.issuer_ref.clone();
+    let Some(issuer) = resolve_issuer(&context, &request).await? else {
+        let kind = reference.effective_kind();
+        let message = format!(
+            "Referenced \"{kind}\" not found: {}.cert-manager.io \"{}\" not found",
+            kind.to_lowercase(),
+            reference.name
+        );
+        set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
+        context.recorder.publish(&*request, COMPONENT, EventType::Warning, "IssuerNotFound", &message).await;
+        return Ok(Action::requeue(WAIT_FOR_ISSUER));
+    };
+    if !issuer.status.is_ready() {
+        let message = "Referenced issuer does not have a Ready status condition";
+        set_ready(&context, &request, ConditionStatus::False, "Pending", message, false).await?;
+        context.recorder.publish(&*request, COMPONENT, EventType::Normal, "IssuerNotReady", message).await;
+        return Ok(Action::requeue(WAIT_FOR_ISSUER));
+    }
+    let choice = match select_plugin(&issuer.spec) {
+        Ok(choice) => choice,
+        Err(err) => {
+            let message = err.to_string();
+            set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
+            context.recorder.publish(&*request, COMPONENT, EventType::Warning, "IssuerTypeMissing", &message).await;
+            return Ok(Action::requeue(WAIT_FOR_ISSUER));
+        }
+    };
+
+    // Only a self-signing issuer is lent the request's own private key.
+    let request_key = match (&choice, request.annotations().get(PRIVATE_KEY_SECRET_NAME)) {
+        (PluginChoice::BuiltIn { issuer_type: "selfSigned", .. }, Some(secret_name)) => {
+            let namespace = request.namespace().unwrap_or_default();
+            let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
+            let key = secrets
+                .get_opt(secret_name)
+                .await?
+                .and_then(|s| s.data)
+                .and_then(|d| d.get("tls.key").cloned())
+                .and_then(|k| PrivateKey::from_pem(&String::from_utf8_lossy(&k.0)).ok());
+            match key {
+                Some(key) => Some(Arc::new(key)),
+                None => {
+                    let message = format!(
+                        "Referenced private key Secret resource \"{secret_name}\" does not contain a usable private key"
+                    );
+                    set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
+                    context.recorder.publish(&*request, COMPONENT, EventType::Warning, "ErrorParsingKey", &message).await;
+                    return Ok(Action::requeue(WAIT_FOR_ISSUER));
+                }
+            }
+        }
+        _ => None,
+    };
+
+    let state = request
+        .annotations()
+        .get(PLUGIN_STATE_ANNOTATION)
+        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok());
+    let duration_seconds = request
+        .spec
+        .duration
+        .as_deref()
+        .and_then(|d| crate::go_duration::parse(d).ok())
+        .map(|d| d.as_secs());
+    let usages = request
+        .spec
+        .usages
+        .iter()
+        .filter_map(|u| serde_json::to_value(u).ok())
+        .filter_map(|v| v.as_str().and_then(|s| KeyUsage::from_cert_manager(s).ok()))
+        .map(convert_usage)
+        .collect();
+    let wit_request = WitRequest {
+        name: request.name_any(),
+        namespace: request.namespace().unwrap_or_default(),
+        csr_pem,
+        duration_seconds,
+        is_ca: request.spec.is_ca,
+        usages,
+        issuer: IssuerConfig {
+            kind: issuer.kind.to_owned(),
+            name: reference.name.clone(),
+            namespace: issuer.secret_namespace.clone(),
+            spec_json: issuer.spec.to_string(),
+        },
+        request_key: None,
+        annotations: request
+            .annotations()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        presented_challenges: Vec::new(),
+    };
+    let outcome = {
+        let context = Arc::clone(&context);
+        let plugin_name = choice.plugin_name().to_owned();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let plugin = context
+                .plugins
+                .get(&plugin_name)
+                .map_err(|e| ControllerError::Plugin(e.to_string()))?;
+            let effects = CallEffects {
+                secrets: Arc::new(ApiSecrets::new(context.client.clone(), runtime)),
+                ..CallEffects::default()
+            };
+            let call = IssueCall {
+                request: wit_request,
+                request_key,
+                state,
+            };
+            Ok::<_, ControllerError>(plugin.issue(call, &effects, &CallLimits::default()))
+        })
+        .await
+        .map_err(|e| ControllerError::Internal(e.to_string()))??
+    };
+    match outcome {
+        Ok(Ok(IssueOutcome::Issued(issued))) => {
+            let message = "Certificate fetched from issuer successfully";
+            write_status(&context, &request, |s| {
+                s.certificate = Some(Base64Bytes(issued.certificate_chain_pem.into_bytes()));
+                s.ca = issued.ca_pem.map(|ca| Base64Bytes(ca.into_bytes()));
+                let c = condition(&s.conditions, "Ready", ConditionStatus::True, "Issued", message);
+                conditions::upsert(&mut s.conditions, c);
+            })
+            .await?;
+            context.recorder.publish(&*request, COMPONENT, EventType::Normal, "CertificateIssued", message).await;
+            Ok(Action::await_change())
+        }
+        Ok(Ok(IssueOutcome::Pending(pending))) => {
+            for event in &pending.events {
+                let kind = match event.type_ {
+                    crate::plugin::bindings::types::EventType::Normal => EventType::Normal,
+                    crate::plugin::bindings::types::EventType::Warning => EventType::Warning,
+                };
+                context.recorder.publish(&*request, COMPONENT, kind, &event.reason, &event.message).await;
+            }
+            let namespace = request.namespace().unwrap_or_default();
+            let api: Api<CertificateRequest> = Api::namespaced(context.client.clone(), &namespace);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&pending.state);
+            api.patch(
+                &request.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {PLUGIN_STATE_ANNOTATION: encoded}}})),
+            )
+            .await?;
+            let fresh = api.get(&request.name_any()).await?;
+            set_ready(&context, &fresh, ConditionStatus::False, "Pending", &pending.waiting_for, false).await?;
+            Ok(Action::requeue(Duration::from_millis(pending.retry_after_ms.max(100))))
+        }
+        Ok(Err(failure)) if failure.retryable => {
+            let message = format!("{}: {}", failure.reason, failure.message);
+            set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
+            context.recorder.publish(&*request, COMPONENT, EventType::Warning, &failure.reason, &failure.message).await;
+            Ok(Action::requeue(RETRY_TRANSIENT))
+        }
+        Ok(Err(failure)) => {
+            set_ready(&context, &request, ConditionStatus::False, "Failed", &failure.message, true).await?;
+            context.recorder.publish(&*request, COMPONENT, EventType::Warning, &failure.reason, &failure.message).await;
+            Ok(Action::await_change())
+        }
+        Err(stopped) => {
+            let message = stopped.to_string();
+            set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
+            context.recorder.publish(&*request, COMPONENT, EventType::Warning, "PluginFailed", &message).await;
+            Ok(Action::requeue(RETRY_TRANSIENT))
+        }
+    }
+}
+
+fn error_policy(_: Arc<CertificateRequest>, error: &ControllerError, _: Arc<Context>) -> Action {
+    tracing::debug!(%error, "certificaterequest reconcile failed");
+    Action::requeue(ERROR_REQUEUE)
+}
+
+/// Runs the CertificateRequest controller; an Issuer becoming ready
+/// re-queues the requests waiting for it.
+pub async fn run(context: Arc<Context>) {
+    let requests: Api<CertificateRequest> = Api::all(context.client.clone());
+    let issuers: Api<Issuer> = Api::all(context.client.clone());
+    let cluster_issuers: Api<ClusterIssuer> = Api::all(context.client.clone());
+    let controller = Controller::new(requests, watcher::Config::default());
+    let store = controller.store();
+    let cluster_store = store.clone();
+    let stream = controller
+        .watches(issuers, watcher::Config::default(), move |issuer: Issuer| {
+            let namespace = issuer.namespace().unwrap_or_default();
+            let name = issuer.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|r| {
+                    r.namespace().as_deref() == Some(namespace.as_str())
+                        && !r.spec.issuer_ref.is_cluster_issuer()
+                        && r.spec.issuer_ref.name == name
+                })
+                .map(|r| ObjectRef::from_obj(&*r))
+                .collect::<Vec<_>>()
+        })
+        .watches(cluster_issuers, watcher::Config::default(), move |issuer: ClusterIssuer| {
+            let name = issuer.name_any();
+            cluster_store
+                .state()
+                .into_iter()
+                .filter(|r| r.spec.issuer_ref.is_cluster_issuer() && r.spec.issuer_ref.name == name)
+                .map(|r| ObjectRef::from_obj(&*r))
+                .collect::<Vec<_>>()
+        })
+        .run(reconcile, error_policy, context);
+    drain("certificaterequests", stream).await;
+}

@@ -1,0 +1,104 @@
+//! The controllers: Issuers and ClusterIssuers become Ready from their
+//! plugin's `validate`; a Certificate becomes a private key, a
+//! CertificateRequest, a signed certificate and a Secret; a
+//! CertificateRequest is approved and signed by the plugin its issuer
+//! selects. They speak only the Kubernetes API (kube-rs), so the same code
+//! runs in a cluster and against `certwasm run`'s embedded API. Decisions
+//! are made in [`crate::policy`]; this module fetches, calls and writes.
+
+pub mod certificate;
+pub mod certificate_request;
+pub mod events;
+pub mod issuer;
+pub mod plugins;
+pub mod secrets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+pub use plugins::PluginSet;
+
+/// Errors of a reconcile; the controller logs them and retries.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// An API call failed.
+    #[error("Kubernetes API: {0}")]
+    Api(#[from] kube::Error),
+    /// A plugin could not be loaded or its call was stopped.
+    #[error("{0}")]
+    Plugin(String),
+    /// The certificate's spec cannot be turned into a key or CSR.
+    #[error("{0}")]
+    Spec(String),
+    /// A blocking task failed.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Options shared by the controllers, as cert-manager's flags.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Approve CertificateRequests automatically (reason `cert-manager.io`).
+    pub auto_approve: bool,
+    /// Where ClusterIssuers' Secrets live (`--cluster-resource-namespace`).
+    pub cluster_resource_namespace: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            auto_approve: true,
+            cluster_resource_namespace: "kube-system".to_owned(),
+        }
+    }
+}
+
+/// What every reconcile needs.
+#[derive(Clone)]
+pub struct Context {
+    /// The API client.
+    pub client: kube::Client,
+    /// The plugins.
+    pub plugins: PluginSet,
+    /// Events.
+    pub recorder: events::Recorder,
+    /// Flags.
+    pub options: Options,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs every controller until the returned future is dropped.
+pub async fn run(context: Arc<Context>) {
+    let issuers = issuer::run_issuers(Arc::clone(&context));
+    let cluster_issuers = issuer::run_cluster_issuers(Arc::clone(&context));
+    let certificates = certificate::run(Arc::clone(&context));
+    let requests = certificate_request::run(Arc::clone(&context));
+    tokio::join!(issuers, cluster_issuers, certificates, requests);
+}
+
+/// Drains a controller's result stream, logging failures.
+pub(crate) async fn drain<S, T, E>(name: &'static str, stream: S)
+where
+    S: futures_util::Stream<Item = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    stream
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(controller = name, error = %err, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+/// The requeue delay after an error.
+pub(crate) const ERROR_REQUEUE: Duration = Duration::from_secs(5);
