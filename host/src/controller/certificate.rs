@@ -81,8 +81,10 @@ async fn write_status(
     }
     let mut updated = certificate.clone();
     updated.status = Some(status);
-    let api: Api<Certificate> =
-        Api::namespaced(context.client.clone(), &certificate.namespace().unwrap_or_default());
+    let api: Api<Certificate> = Api::namespaced(
+        context.client.clone(),
+        &certificate.namespace().unwrap_or_default(),
+    );
     api.replace_status(&certificate.name_any(), &PostParams::default(), &updated)
         .await?;
     Ok(())
@@ -151,12 +153,18 @@ fn key_algorithm(certificate: &Certificate) -> Result<KeyAlgorithm, ControllerEr
         .as_ref()
         .and_then(|a| serde_json::to_value(a).ok())
         .and_then(|v| v.as_str().map(str::to_owned));
-    KeyAlgorithm::from_spec(algorithm.as_deref(), spec.size.and_then(|s| u32::try_from(s).ok()))
-        .map_err(|e| ControllerError::Spec(e.to_string()))
+    KeyAlgorithm::from_spec(
+        algorithm.as_deref(),
+        spec.size.and_then(|s| u32::try_from(s).ok()),
+    )
+    .map_err(|e| ControllerError::Spec(e.to_string()))
 }
 
 #[allow(clippy::too_many_lines)]
-async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Result<Action, ControllerError> {
+async fn reconcile(
+    certificate: Arc<Certificate>,
+    context: Arc<Context>,
+) -> Result<Action, ControllerError> {
     if certificate.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -182,11 +190,14 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
                 || r.annotations().get(CERTIFICATE_NAME) == Some(&name)
         })
         .collect();
-    let current_request = owned.iter().find(|r| revision_of(r) == Some(revision)).map(|r| RequestView {
-        csr_pem: String::from_utf8_lossy(&r.spec.request.0).into_owned(),
-        duration: r.spec.duration.clone(),
-        is_ca: r.spec.is_ca,
-    });
+    let current_request = owned
+        .iter()
+        .find(|r| revision_of(r) == Some(revision))
+        .map(|r| RequestView {
+            csr_pem: String::from_utf8_lossy(&r.spec.request.0).into_owned(),
+            duration: r.spec.duration.clone(),
+            is_ca: r.spec.is_ca,
+        });
     let evaluation = trigger::evaluate(
         &certificate,
         secret.as_ref().map(secret_view).as_ref(),
@@ -201,7 +212,14 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
 
     let Some(trigger) = evaluation.trigger else {
         // Up to date.
-        let ready = condition(&status.conditions, "Ready", ConditionStatus::True, "Ready", READY_MESSAGE, generation);
+        let ready = condition(
+            &status.conditions,
+            "Ready",
+            ConditionStatus::True,
+            "Ready",
+            READY_MESSAGE,
+            generation,
+        );
         conditions::upsert(&mut status.conditions, ready);
         conditions::remove(&mut status.conditions, "Issuing");
         status.failed_issuance_attempts = None;
@@ -219,7 +237,14 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
     };
 
     // Not ready, for the trigger's reason.
-    let ready = condition(&status.conditions, "Ready", ConditionStatus::False, trigger.reason, &trigger.message, generation);
+    let ready = condition(
+        &status.conditions,
+        "Ready",
+        ConditionStatus::False,
+        trigger.reason,
+        &trigger.message,
+        generation,
+    );
     conditions::upsert(&mut status.conditions, ready);
 
     // Back off after failures.
@@ -233,10 +258,26 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
     let issuing = conditions::find(&status.conditions, "Issuing")
         .is_some_and(|c| c.status == ConditionStatus::True);
     if !issuing {
-        let c = condition(&status.conditions, "Issuing", ConditionStatus::True, trigger.reason, &trigger.message, generation);
+        let c = condition(
+            &status.conditions,
+            "Issuing",
+            ConditionStatus::True,
+            trigger.reason,
+            &trigger.message,
+            generation,
+        );
         conditions::upsert(&mut status.conditions, c);
         write_status(&context, &certificate, status).await?;
-        context.recorder.publish(&*certificate, TRIGGER, EventType::Normal, "Issuing", &trigger.message).await;
+        context
+            .recorder
+            .publish(
+                &*certificate,
+                TRIGGER,
+                EventType::Normal,
+                "Issuing",
+                &trigger.message,
+            )
+            .await;
         return Ok(Action::await_change());
     }
 
@@ -246,7 +287,8 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
         None => None,
     };
     let Some(next_key_secret) = next_key_secret else {
-        let reuse = effective_private_key(&certificate.spec).rotation_policy == PrivateKeyRotationPolicy::Never;
+        let reuse = effective_private_key(&certificate.spec).rotation_policy
+            == PrivateKeyRotationPolicy::Never;
         let existing_key = secret
             .as_ref()
             .filter(|_| reuse)
@@ -264,23 +306,49 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
                 (key, false)
             }
         };
-        let pem = key.to_pem(KeyEncoding::Pkcs8).map_err(|e| ControllerError::Internal(e.to_string()))?;
+        let pem = key
+            .to_pem(KeyEncoding::Pkcs8)
+            .map_err(|e| ControllerError::Internal(e.to_string()))?;
         let mut next = Secret::default();
         next.metadata.generate_name = Some(format!("{name}-"));
         next.metadata.namespace = Some(namespace.clone());
-        next.metadata.labels = Some(BTreeMap::from([(NEXT_PRIVATE_KEY_LABEL.to_owned(), "true".to_owned())]));
+        next.metadata.labels = Some(BTreeMap::from([(
+            NEXT_PRIVATE_KEY_LABEL.to_owned(),
+            "true".to_owned(),
+        )]));
         next.metadata.owner_references = Some(vec![owner_reference(&certificate)]);
-        next.data = Some(BTreeMap::from([("tls.key".to_owned(), ByteString(pem.into_bytes()))]));
+        next.data = Some(BTreeMap::from([(
+            "tls.key".to_owned(),
+            ByteString(pem.into_bytes()),
+        )]));
         let created = secrets.create(&PostParams::default(), &next).await?;
         let created_name = created.name_any();
         status.next_private_key_secret_name = Some(created_name.clone());
         write_status(&context, &certificate, status).await?;
         let (reason, message) = if reused {
-            ("Reused", format!("Reusing private key stored in existing Secret resource \"{}\"", certificate.spec.secret_name))
+            (
+                "Reused",
+                format!(
+                    "Reusing private key stored in existing Secret resource \"{}\"",
+                    certificate.spec.secret_name
+                ),
+            )
         } else {
-            ("Generated", format!("Stored new private key in temporary Secret resource \"{created_name}\""))
+            (
+                "Generated",
+                format!("Stored new private key in temporary Secret resource \"{created_name}\""),
+            )
         };
-        context.recorder.publish(&*certificate, KEY_MANAGER, EventType::Normal, reason, &message).await;
+        context
+            .recorder
+            .publish(
+                &*certificate,
+                KEY_MANAGER,
+                EventType::Normal,
+                reason,
+                &message,
+            )
+            .await;
         return Ok(Action::await_change());
     };
     let next_key_name = next_key_secret.name_any();
@@ -294,7 +362,9 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
         Ok(key) => key,
         Err(_) => {
             // A broken temporary key: drop it and make another.
-            let _ = secrets.delete(&next_key_name, &DeleteParams::default()).await;
+            let _ = secrets
+                .delete(&next_key_name, &DeleteParams::default())
+                .await;
             status.next_private_key_secret_name = None;
             write_status(&context, &certificate, status).await?;
             return Ok(Action::await_change());
@@ -306,11 +376,18 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
     let request_name = format!("{name}-{next_revision}");
     let Some(request) = request else {
         let spec = csr_spec(&certificate).map_err(|e| ControllerError::Spec(e.to_string()))?;
-        let csr = pki::build_csr(&spec, &next_key).map_err(|e| ControllerError::Spec(e.to_string()))?;
+        let csr =
+            pki::build_csr(&spec, &next_key).map_err(|e| ControllerError::Spec(e.to_string()))?;
         let mut request = CertificateRequest::new(
             &request_name,
             CertificateRequestSpec {
-                duration: Some(certificate.spec.duration.clone().unwrap_or_else(|| "2160h".to_owned())),
+                duration: Some(
+                    certificate
+                        .spec
+                        .duration
+                        .clone()
+                        .unwrap_or_else(|| "2160h".to_owned()),
+                ),
                 issuer_ref: certificate.spec.issuer_ref.clone(),
                 request: Base64Bytes(csr.into_bytes()),
                 is_ca: certificate.spec.is_ca,
@@ -332,14 +409,22 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 // A leftover of an earlier attempt: clear it and start again.
-                let _ = requests.delete(&request_name, &DeleteParams::default()).await;
+                let _ = requests
+                    .delete(&request_name, &DeleteParams::default())
+                    .await;
                 return Ok(Action::requeue(Duration::from_secs(1)));
             }
             Err(err) => return Err(err.into()),
         }
         context
             .recorder
-            .publish(&*certificate, REQUEST_MANAGER, EventType::Normal, "Requested", &format!("Created new CertificateRequest resource \"{request_name}\""))
+            .publish(
+                &*certificate,
+                REQUEST_MANAGER,
+                EventType::Normal,
+                "Requested",
+                &format!("Created new CertificateRequest resource \"{request_name}\""),
+            )
             .await;
         return Ok(Action::await_change());
     };
@@ -347,22 +432,42 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
     let csr_matches = pki::parse_csr(&String::from_utf8_lossy(&request.spec.request.0))
         .is_ok_and(|csr| next_key.matches_public_key(&csr.public_key_der));
     if !csr_matches {
-        requests.delete(&request.name_any(), &DeleteParams::default()).await?;
+        requests
+            .delete(&request.name_any(), &DeleteParams::default())
+            .await?;
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
 
     match request_ready(request) {
         Some((ConditionStatus::True, reason, _)) if reason == "Issued" => {
-            issue_secret(&context, &certificate, secret, request, &next_key, &mut status).await?;
-            let _ = secrets.delete(&next_key_name, &DeleteParams::default()).await;
+            issue_secret(
+                &context,
+                &certificate,
+                secret,
+                request,
+                &next_key,
+                &mut status,
+            )
+            .await?;
+            let _ = secrets
+                .delete(&next_key_name, &DeleteParams::default())
+                .await;
             prune_requests(&requests, &certificate, &owned, next_revision).await;
             context
                 .recorder
-                .publish(&*certificate, ISSUING, EventType::Normal, "Issuing", "The certificate has been successfully issued")
+                .publish(
+                    &*certificate,
+                    ISSUING,
+                    EventType::Normal,
+                    "Issuing",
+                    "The certificate has been successfully issued",
+                )
                 .await;
             Ok(Action::requeue(Duration::from_secs(1)))
         }
-        Some((ConditionStatus::False, reason, message)) if reason == "Failed" || reason == "Denied" => {
+        Some((ConditionStatus::False, reason, message))
+            if reason == "Failed" || reason == "Denied" =>
+        {
             let failed_at = request
                 .status
                 .as_ref()
@@ -372,16 +477,31 @@ async fn reconcile(certificate: Arc<Certificate>, context: Arc<Context>) -> Resu
             let recorded = last_failure.is_some_and(|t| t >= failed_at);
             if recorded {
                 // The backoff has passed: clear the failed request and retry.
-                requests.delete(&request.name_any(), &DeleteParams::default()).await?;
+                requests
+                    .delete(&request.name_any(), &DeleteParams::default())
+                    .await?;
                 return Ok(Action::requeue(Duration::from_secs(1)));
             }
-            let text = format!("The certificate request has failed to complete and will be retried: {message}");
-            status.failed_issuance_attempts = Some(status.failed_issuance_attempts.unwrap_or(0) + 1);
+            let text = format!(
+                "The certificate request has failed to complete and will be retried: {message}"
+            );
+            status.failed_issuance_attempts =
+                Some(status.failed_issuance_attempts.unwrap_or(0) + 1);
             status.last_failure_time = Some(to_time(failed_at.max(now)));
-            let c = condition(&status.conditions, "Issuing", ConditionStatus::False, &reason, &text, generation);
+            let c = condition(
+                &status.conditions,
+                "Issuing",
+                ConditionStatus::False,
+                &reason,
+                &text,
+                generation,
+            );
             conditions::upsert(&mut status.conditions, c);
             write_status(&context, &certificate, status).await?;
-            context.recorder.publish(&*certificate, ISSUING, EventType::Warning, &reason, &text).await;
+            context
+                .recorder
+                .publish(&*certificate, ISSUING, EventType::Warning, &reason, &text)
+                .await;
             Ok(Action::requeue(Duration::from_secs(1)))
         }
         _ => {
@@ -407,7 +527,9 @@ async fn issue_secret(
     let info = pki::parse_certificate_chain(&String::from_utf8_lossy(&chain))
         .ok()
         .and_then(|c| c.into_iter().next())
-        .ok_or_else(|| ControllerError::Spec("the issued certificate cannot be parsed".to_owned()))?;
+        .ok_or_else(|| {
+            ControllerError::Spec("the issued certificate cannot be parsed".to_owned())
+        })?;
     let key_pem = key
         .to_pem(key_encoding(certificate))
         .map_err(|e| ControllerError::Internal(e.to_string()))?;
@@ -423,7 +545,10 @@ async fn issue_secret(
         .map(|s| s.annotations().clone())
         .unwrap_or_default();
     annotations.extend(secret_policy::annotations(certificate, &info));
-    let mut labels = existing.as_ref().map(|s| s.labels().clone()).unwrap_or_default();
+    let mut labels = existing
+        .as_ref()
+        .map(|s| s.labels().clone())
+        .unwrap_or_default();
     labels.extend(secret_policy::labels(certificate));
     match existing {
         Some(mut secret) => {
@@ -435,7 +560,11 @@ async fn issue_secret(
             secret.metadata.annotations = Some(annotations);
             secret.metadata.labels = Some(labels);
             secrets
-                .replace(&certificate.spec.secret_name, &PostParams::default(), &secret)
+                .replace(
+                    &certificate.spec.secret_name,
+                    &PostParams::default(),
+                    &secret,
+                )
                 .await?;
         }
         None => {
@@ -459,7 +588,14 @@ async fn issue_secret(
     status.not_after = Some(to_time(validity.not_after));
     status.renewal_time = Some(to_time(validity.renewal_time));
     conditions::remove(&mut status.conditions, "Issuing");
-    let ready = condition(&status.conditions, "Ready", ConditionStatus::True, "Ready", READY_MESSAGE, generation);
+    let ready = condition(
+        &status.conditions,
+        "Ready",
+        ConditionStatus::True,
+        "Ready",
+        READY_MESSAGE,
+        generation,
+    );
     conditions::upsert(&mut status.conditions, ready);
     write_status(context, certificate, status.clone()).await
 }
@@ -476,7 +612,9 @@ async fn prune_requests(
         if let Some(revision) = revision_of(request)
             && revision <= current - limit
         {
-            let _ = requests.delete(&request.name_any(), &DeleteParams::default()).await;
+            let _ = requests
+                .delete(&request.name_any(), &DeleteParams::default())
+                .await;
         }
     }
 }
@@ -496,26 +634,29 @@ pub async fn run(context: Arc<Context>) {
     let store = controller.store();
     let stream = controller
         .owns(requests, watcher::Config::default())
-        .watches(secrets, watcher::Config::default(), move |secret: Secret| {
-            let namespace = secret.namespace().unwrap_or_default();
-            let name = secret.name_any();
-            let owners: Vec<String> = secret
-                .owner_references()
-                .iter()
-                .filter(|o| o.kind == "Certificate")
-                .map(|o| o.name.clone())
-                .collect();
-            store
-                .state()
-                .into_iter()
-                .filter(|c| {
-                    c.namespace().as_deref() == Some(namespace.as_str())
-                        && (c.spec.secret_name == name || owners.contains(&c.name_any()))
-                })
-                .map(|c| ObjectRef::from_obj(&*c))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            secrets,
+            watcher::Config::default(),
+            move |secret: Secret| {
+                let namespace = secret.namespace().unwrap_or_default();
+                let name = secret.name_any();
+                let owners: Vec<String> = secret
+                    .owner_references()
+                    .iter()
+                    .filter(|o| o.kind == "Certificate")
+                    .map(|o| o.name.clone())
+                    .collect();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|c| {
+                        c.namespace().as_deref() == Some(namespace.as_str())
+                            && (c.spec.secret_name == name || owners.contains(&c.name_any()))
+                    })
+                    .map(|c| ObjectRef::from_obj(&*c))
+                    .collect::<Vec<_>>()
+            },
+        )
         .run(reconcile, error_policy, context);
     drain("certificates", stream).await;
 }
-

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::ResourceExt;
 use serde_json::json;
 
 use super::events::EventType;
@@ -25,7 +25,9 @@ use crate::api::{
     Issuer, IssuerStatus,
 };
 use crate::pki::{self, KeyUsage, PrivateKey};
-use crate::plugin::bindings::types::{CertificateRequest as WitRequest, IssueOutcome, IssuerConfig};
+use crate::plugin::bindings::types::{
+    CertificateRequest as WitRequest, IssueOutcome, IssuerConfig,
+};
 use crate::plugin::selection::{PluginChoice, select_plugin};
 use crate::plugin::{CallEffects, CallLimits, IssueCall, convert_usage};
 use crate::policy::conditions::{self, to_time};
@@ -142,7 +144,10 @@ async fn resolve_issuer(
     }
 }
 
-async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> Result<Action, ControllerError> {
+async fn reconcile(
+    request: Arc<CertificateRequest>,
+    context: Arc<Context>,
+) -> Result<Action, ControllerError> {
     if request.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -151,13 +156,24 @@ async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> R
     if request.spec.issuer_ref.effective_group() != crate::api::GROUP {
         return Ok(Action::await_change());
     }
-    if matches!(ready_reason(&request).as_deref(), Some("Issued" | "Failed" | "Denied")) {
+    if matches!(
+        ready_reason(&request).as_deref(),
+        Some("Issued" | "Failed" | "Denied")
+    ) {
         return Ok(Action::await_change());
     }
     let approved = is_true(&request, "Approved");
     let denied = is_true(&request, "Denied");
     if denied {
-        set_ready(&context, &request, ConditionStatus::False, "Denied", "The CertificateRequest was denied by an approval controller", true).await?;
+        set_ready(
+            &context,
+            &request,
+            ConditionStatus::False,
+            "Denied",
+            "The CertificateRequest was denied by an approval controller",
+            true,
+        )
+        .await?;
         return Ok(Action::await_change());
     }
     if !approved {
@@ -176,7 +192,13 @@ async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> R
         } else {
             context
                 .recorder
-                .publish(&*request, COMPONENT, EventType::Normal, "WaitingForApproval", "Not signing CertificateRequest until it is Approved")
+                .publish(
+                    &*request,
+                    COMPONENT,
+                    EventType::Normal,
+                    "WaitingForApproval",
+                    "Not signing CertificateRequest until it is Approved",
+                )
                 .await;
         }
         return Ok(Action::await_change());
@@ -187,14 +209,35 @@ async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> R
     if let Err(err) = pki::parse_csr(&csr_pem) {
         let message = format!("Failed to decode CSR in spec.request: {err}");
         write_status(&context, &request, |s| {
-            let c = condition(&s.conditions, "InvalidRequest", ConditionStatus::True, "RequestParsingError", &message);
+            let c = condition(
+                &s.conditions,
+                "InvalidRequest",
+                ConditionStatus::True,
+                "RequestParsingError",
+                &message,
+            );
             conditions::upsert(&mut s.conditions, c);
-            let c = condition(&s.conditions, "Ready", ConditionStatus::False, "Failed", &message);
+            let c = condition(
+                &s.conditions,
+                "Ready",
+                ConditionStatus::False,
+                "Failed",
+                &message,
+            );
             conditions::upsert(&mut s.conditions, c);
             s.failure_time = Some(to_time(time::OffsetDateTime::now_utc()));
         })
         .await?;
-        context.recorder.publish(&*request, COMPONENT, EventType::Warning, "DecodeError", &message).await;
+        context
+            .recorder
+            .publish(
+                &*request,
+                COMPONENT,
+                EventType::Warning,
+                "DecodeError",
+                &message,
+            )
+            .await;
         return Ok(Action::await_change());
     }
 
@@ -206,29 +249,86 @@ async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> R
             kind.to_lowercase(),
             reference.name
         );
-        set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
-        context.recorder.publish(&*request, COMPONENT, EventType::Warning, "IssuerNotFound", &message).await;
+        set_ready(
+            &context,
+            &request,
+            ConditionStatus::False,
+            "Pending",
+            &message,
+            false,
+        )
+        .await?;
+        context
+            .recorder
+            .publish(
+                &*request,
+                COMPONENT,
+                EventType::Warning,
+                "IssuerNotFound",
+                &message,
+            )
+            .await;
         return Ok(Action::requeue(WAIT_FOR_ISSUER));
     };
     if !issuer.status.is_ready() {
         let message = "Referenced issuer does not have a Ready status condition";
-        set_ready(&context, &request, ConditionStatus::False, "Pending", message, false).await?;
-        context.recorder.publish(&*request, COMPONENT, EventType::Normal, "IssuerNotReady", message).await;
+        set_ready(
+            &context,
+            &request,
+            ConditionStatus::False,
+            "Pending",
+            message,
+            false,
+        )
+        .await?;
+        context
+            .recorder
+            .publish(
+                &*request,
+                COMPONENT,
+                EventType::Normal,
+                "IssuerNotReady",
+                message,
+            )
+            .await;
         return Ok(Action::requeue(WAIT_FOR_ISSUER));
     }
     let choice = match select_plugin(&issuer.spec) {
         Ok(choice) => choice,
         Err(err) => {
             let message = err.to_string();
-            set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
-            context.recorder.publish(&*request, COMPONENT, EventType::Warning, "IssuerTypeMissing", &message).await;
+            set_ready(
+                &context,
+                &request,
+                ConditionStatus::False,
+                "Pending",
+                &message,
+                false,
+            )
+            .await?;
+            context
+                .recorder
+                .publish(
+                    &*request,
+                    COMPONENT,
+                    EventType::Warning,
+                    "IssuerTypeMissing",
+                    &message,
+                )
+                .await;
             return Ok(Action::requeue(WAIT_FOR_ISSUER));
         }
     };
 
     // Only a self-signing issuer is lent the request's own private key.
     let request_key = match (&choice, request.annotations().get(PRIVATE_KEY_SECRET_NAME)) {
-        (PluginChoice::BuiltIn { issuer_type: "selfSigned", .. }, Some(secret_name)) => {
+        (
+            PluginChoice::BuiltIn {
+                issuer_type: "selfSigned",
+                ..
+            },
+            Some(secret_name),
+        ) => {
             let namespace = request.namespace().unwrap_or_default();
             let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
             let key = secrets
@@ -243,8 +343,25 @@ async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> R
                     let message = format!(
                         "Referenced private key Secret resource \"{secret_name}\" does not contain a usable private key"
                     );
-                    set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
-                    context.recorder.publish(&*request, COMPONENT, EventType::Warning, "ErrorParsingKey", &message).await;
+                    set_ready(
+                        &context,
+                        &request,
+                        ConditionStatus::False,
+                        "Pending",
+                        &message,
+                        false,
+                    )
+                    .await?;
+                    context
+                        .recorder
+                        .publish(
+                            &*request,
+                            COMPONENT,
+                            EventType::Warning,
+                            "ErrorParsingKey",
+                            &message,
+                        )
+                        .await;
                     return Ok(Action::requeue(WAIT_FOR_ISSUER));
                 }
             }
@@ -320,11 +437,26 @@ async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> R
             write_status(&context, &request, |s| {
                 s.certificate = Some(Base64Bytes(issued.certificate_chain_pem.into_bytes()));
                 s.ca = issued.ca_pem.map(|ca| Base64Bytes(ca.into_bytes()));
-                let c = condition(&s.conditions, "Ready", ConditionStatus::True, "Issued", message);
+                let c = condition(
+                    &s.conditions,
+                    "Ready",
+                    ConditionStatus::True,
+                    "Issued",
+                    message,
+                );
                 conditions::upsert(&mut s.conditions, c);
             })
             .await?;
-            context.recorder.publish(&*request, COMPONENT, EventType::Normal, "CertificateIssued", message).await;
+            context
+                .recorder
+                .publish(
+                    &*request,
+                    COMPONENT,
+                    EventType::Normal,
+                    "CertificateIssued",
+                    message,
+                )
+                .await;
             Ok(Action::await_change())
         }
         Ok(Ok(IssueOutcome::Pending(pending))) => {
@@ -333,7 +465,10 @@ async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> R
                     crate::plugin::bindings::types::EventType::Normal => EventType::Normal,
                     crate::plugin::bindings::types::EventType::Warning => EventType::Warning,
                 };
-                context.recorder.publish(&*request, COMPONENT, kind, &event.reason, &event.message).await;
+                context
+                    .recorder
+                    .publish(&*request, COMPONENT, kind, &event.reason, &event.message)
+                    .await;
             }
             let namespace = request.namespace().unwrap_or_default();
             let api: Api<CertificateRequest> = Api::namespaced(context.client.clone(), &namespace);
@@ -341,28 +476,91 @@ async fn reconcile(request: Arc<CertificateRequest>, context: Arc<Context>) -> R
             api.patch(
                 &request.name_any(),
                 &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"annotations": {PLUGIN_STATE_ANNOTATION: encoded}}})),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {PLUGIN_STATE_ANNOTATION: encoded}}}),
+                ),
             )
             .await?;
             let fresh = api.get(&request.name_any()).await?;
-            set_ready(&context, &fresh, ConditionStatus::False, "Pending", &pending.waiting_for, false).await?;
-            Ok(Action::requeue(Duration::from_millis(pending.retry_after_ms.max(100))))
+            set_ready(
+                &context,
+                &fresh,
+                ConditionStatus::False,
+                "Pending",
+                &pending.waiting_for,
+                false,
+            )
+            .await?;
+            Ok(Action::requeue(Duration::from_millis(
+                pending.retry_after_ms.max(100),
+            )))
         }
         Ok(Err(failure)) if failure.retryable => {
             let message = format!("{}: {}", failure.reason, failure.message);
-            set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
-            context.recorder.publish(&*request, COMPONENT, EventType::Warning, &failure.reason, &failure.message).await;
+            set_ready(
+                &context,
+                &request,
+                ConditionStatus::False,
+                "Pending",
+                &message,
+                false,
+            )
+            .await?;
+            context
+                .recorder
+                .publish(
+                    &*request,
+                    COMPONENT,
+                    EventType::Warning,
+                    &failure.reason,
+                    &failure.message,
+                )
+                .await;
             Ok(Action::requeue(RETRY_TRANSIENT))
         }
         Ok(Err(failure)) => {
-            set_ready(&context, &request, ConditionStatus::False, "Failed", &failure.message, true).await?;
-            context.recorder.publish(&*request, COMPONENT, EventType::Warning, &failure.reason, &failure.message).await;
+            set_ready(
+                &context,
+                &request,
+                ConditionStatus::False,
+                "Failed",
+                &failure.message,
+                true,
+            )
+            .await?;
+            context
+                .recorder
+                .publish(
+                    &*request,
+                    COMPONENT,
+                    EventType::Warning,
+                    &failure.reason,
+                    &failure.message,
+                )
+                .await;
             Ok(Action::await_change())
         }
         Err(stopped) => {
             let message = stopped.to_string();
-            set_ready(&context, &request, ConditionStatus::False, "Pending", &message, false).await?;
-            context.recorder.publish(&*request, COMPONENT, EventType::Warning, "PluginFailed", &message).await;
+            set_ready(
+                &context,
+                &request,
+                ConditionStatus::False,
+                "Pending",
+                &message,
+                false,
+            )
+            .await?;
+            context
+                .recorder
+                .publish(
+                    &*request,
+                    COMPONENT,
+                    EventType::Warning,
+                    "PluginFailed",
+                    &message,
+                )
+                .await;
             Ok(Action::requeue(RETRY_TRANSIENT))
         }
     }
@@ -383,29 +581,39 @@ pub async fn run(context: Arc<Context>) {
     let store = controller.store();
     let cluster_store = store.clone();
     let stream = controller
-        .watches(issuers, watcher::Config::default(), move |issuer: Issuer| {
-            let namespace = issuer.namespace().unwrap_or_default();
-            let name = issuer.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|r| {
-                    r.namespace().as_deref() == Some(namespace.as_str())
-                        && !r.spec.issuer_ref.is_cluster_issuer()
-                        && r.spec.issuer_ref.name == name
-                })
-                .map(|r| ObjectRef::from_obj(&*r))
-                .collect::<Vec<_>>()
-        })
-        .watches(cluster_issuers, watcher::Config::default(), move |issuer: ClusterIssuer| {
-            let name = issuer.name_any();
-            cluster_store
-                .state()
-                .into_iter()
-                .filter(|r| r.spec.issuer_ref.is_cluster_issuer() && r.spec.issuer_ref.name == name)
-                .map(|r| ObjectRef::from_obj(&*r))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            issuers,
+            watcher::Config::default(),
+            move |issuer: Issuer| {
+                let namespace = issuer.namespace().unwrap_or_default();
+                let name = issuer.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|r| {
+                        r.namespace().as_deref() == Some(namespace.as_str())
+                            && !r.spec.issuer_ref.is_cluster_issuer()
+                            && r.spec.issuer_ref.name == name
+                    })
+                    .map(|r| ObjectRef::from_obj(&*r))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            cluster_issuers,
+            watcher::Config::default(),
+            move |issuer: ClusterIssuer| {
+                let name = issuer.name_any();
+                cluster_store
+                    .state()
+                    .into_iter()
+                    .filter(|r| {
+                        r.spec.issuer_ref.is_cluster_issuer() && r.spec.issuer_ref.name == name
+                    })
+                    .map(|r| ObjectRef::from_obj(&*r))
+                    .collect::<Vec<_>>()
+            },
+        )
         .run(reconcile, error_policy, context);
     drain("certificaterequests", stream).await;
 }

@@ -32,12 +32,15 @@ impl EventType {
     }
 }
 
+/// (object uid, reason, message): what makes two Events the same.
+type EventKey = (String, String, String);
+
 /// Records Events; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
     client: kube::Client,
     /// (object uid, reason, message) → (event name, count).
-    seen: Arc<Mutex<HashMap<(String, String, String), (String, i32)>>>,
+    seen: Arc<Mutex<HashMap<EventKey, (String, i32)>>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -93,11 +96,7 @@ impl Recorder {
                 return;
             }
         }
-        let name = format!(
-            "{}.{:016x}",
-            object.name_any(),
-            rand::random::<u64>()
-        );
+        let name = format!("{}.{:016x}", object.name_any(), rand::random::<u64>());
         let event = Event {
             metadata: ObjectMeta {
                 name: Some(name.clone()),

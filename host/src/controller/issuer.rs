@@ -126,10 +126,14 @@ fn secret_namespace<K: Resource>(issuer: &K, context: &Context) -> String {
         .unwrap_or_else(|| context.options.cluster_resource_namespace.clone())
 }
 
-async fn reconcile_issuer(issuer: Arc<Issuer>, context: Arc<Context>) -> Result<Action, ControllerError> {
+async fn reconcile_issuer(
+    issuer: Arc<Issuer>,
+    context: Arc<Context>,
+) -> Result<Action, ControllerError> {
     let namespace = issuer.namespace().unwrap_or_default();
     let name = issuer.name_any();
-    let spec = serde_json::to_value(&issuer.spec).map_err(|e| ControllerError::Internal(e.to_string()))?;
+    let spec =
+        serde_json::to_value(&issuer.spec).map_err(|e| ControllerError::Internal(e.to_string()))?;
     let readiness = {
         let context = Arc::clone(&context);
         let (name, namespace) = (name.clone(), namespace.clone());
@@ -139,19 +143,34 @@ async fn reconcile_issuer(issuer: Arc<Issuer>, context: Arc<Context>) -> Result<
     };
     let status = issuer.status.clone().unwrap_or_default();
     let condition = ready_condition(&status.conditions, &readiness, issuer.metadata.generation);
-    let changed = conditions::find(&status.conditions, "Ready")
-        .is_none_or(|c| c.status != condition.status || c.reason != condition.reason || c.message != condition.message || c.observed_generation != condition.observed_generation);
+    let changed = conditions::find(&status.conditions, "Ready").is_none_or(|c| {
+        c.status != condition.status
+            || c.reason != condition.reason
+            || c.message != condition.message
+            || c.observed_generation != condition.observed_generation
+    });
     if changed {
         let mut updated = (*issuer).clone();
         let mut new_status = status.clone();
         conditions::upsert(&mut new_status.conditions, condition);
         updated.status = Some(new_status);
         let api: Api<Issuer> = Api::namespaced(context.client.clone(), &namespace);
-        api.replace_status(&name, &PostParams::default(), &updated).await?;
-        let kind = if readiness.ready { EventType::Normal } else { EventType::Warning };
+        api.replace_status(&name, &PostParams::default(), &updated)
+            .await?;
+        let kind = if readiness.ready {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
         context
             .recorder
-            .publish(&*issuer, "cert-manager-issuers", kind, &readiness.reason, &readiness.message)
+            .publish(
+                &*issuer,
+                "cert-manager-issuers",
+                kind,
+                &readiness.reason,
+                &readiness.message,
+            )
             .await;
     }
     Ok(if readiness.ready {
@@ -167,29 +186,47 @@ async fn reconcile_cluster_issuer(
 ) -> Result<Action, ControllerError> {
     let name = issuer.name_any();
     let namespace = secret_namespace(&*issuer, &context);
-    let spec = serde_json::to_value(&issuer.spec.0).map_err(|e| ControllerError::Internal(e.to_string()))?;
+    let spec = serde_json::to_value(&issuer.spec.0)
+        .map_err(|e| ControllerError::Internal(e.to_string()))?;
     let readiness = {
         let context = Arc::clone(&context);
         let (name, namespace) = (name.clone(), namespace.clone());
-        tokio::task::spawn_blocking(move || validate(&context, "ClusterIssuer", &name, &namespace, &spec))
-            .await
-            .map_err(|e| ControllerError::Internal(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            validate(&context, "ClusterIssuer", &name, &namespace, &spec)
+        })
+        .await
+        .map_err(|e| ControllerError::Internal(e.to_string()))?
     };
     let status: IssuerStatus = issuer.status.clone().unwrap_or_default();
     let condition = ready_condition(&status.conditions, &readiness, issuer.metadata.generation);
-    let changed = conditions::find(&status.conditions, "Ready")
-        .is_none_or(|c| c.status != condition.status || c.reason != condition.reason || c.message != condition.message || c.observed_generation != condition.observed_generation);
+    let changed = conditions::find(&status.conditions, "Ready").is_none_or(|c| {
+        c.status != condition.status
+            || c.reason != condition.reason
+            || c.message != condition.message
+            || c.observed_generation != condition.observed_generation
+    });
     if changed {
         let mut updated = (*issuer).clone();
         let mut new_status = status.clone();
         conditions::upsert(&mut new_status.conditions, condition);
         updated.status = Some(new_status);
         let api: Api<ClusterIssuer> = Api::all(context.client.clone());
-        api.replace_status(&name, &PostParams::default(), &updated).await?;
-        let kind = if readiness.ready { EventType::Normal } else { EventType::Warning };
+        api.replace_status(&name, &PostParams::default(), &updated)
+            .await?;
+        let kind = if readiness.ready {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
         context
             .recorder
-            .publish(&*issuer, "cert-manager-clusterissuers", kind, &readiness.reason, &readiness.message)
+            .publish(
+                &*issuer,
+                "cert-manager-clusterissuers",
+                kind,
+                &readiness.reason,
+                &readiness.message,
+            )
             .await;
     }
     Ok(if readiness.ready {
@@ -211,16 +248,20 @@ pub async fn run_issuers(context: Arc<Context>) {
     let controller = Controller::new(issuers, watcher::Config::default());
     let store = controller.store();
     let stream = controller
-        .watches(secrets, watcher::Config::default(), move |secret: Secret| {
-            // A Secret change re-checks the issuers of its namespace.
-            let namespace = secret.namespace().unwrap_or_default();
-            store
-                .state()
-                .into_iter()
-                .filter(|i| i.namespace().as_deref() == Some(namespace.as_str()))
-                .map(|i| ObjectRef::from_obj(&*i))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            secrets,
+            watcher::Config::default(),
+            move |secret: Secret| {
+                // A Secret change re-checks the issuers of its namespace.
+                let namespace = secret.namespace().unwrap_or_default();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|i| i.namespace().as_deref() == Some(namespace.as_str()))
+                    .map(|i| ObjectRef::from_obj(&*i))
+                    .collect::<Vec<_>>()
+            },
+        )
         .run(reconcile_issuer, error_policy, context);
     drain("issuers", stream).await;
 }
@@ -233,13 +274,17 @@ pub async fn run_cluster_issuers(context: Arc<Context>) {
     let controller = Controller::new(issuers, watcher::Config::default());
     let store = controller.store();
     let stream = controller
-        .watches(secrets, watcher::Config::default(), move |_secret: Secret| {
-            store
-                .state()
-                .into_iter()
-                .map(|i| ObjectRef::from_obj(&*i))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            secrets,
+            watcher::Config::default(),
+            move |_secret: Secret| {
+                store
+                    .state()
+                    .into_iter()
+                    .map(|i| ObjectRef::from_obj(&*i))
+                    .collect::<Vec<_>>()
+            },
+        )
         .run(reconcile_cluster_issuer, error_policy, context);
     drain("clusterissuers", stream).await;
 }

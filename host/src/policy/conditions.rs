@@ -105,11 +105,17 @@ mod tests {
         let existing = vec![ready(ConditionStatus::False, "2026-01-01T00:00:00Z")];
         let now = Time("2026-01-02T00:00:00Z".parse().expect("timestamp"));
         let same = transition_time(&existing, "Ready", ConditionStatus::False, &now);
-        assert_eq!(same, Time("2026-01-01T00:00:00Z".parse().expect("timestamp")));
+        assert_eq!(
+            same,
+            Time("2026-01-01T00:00:00Z".parse().expect("timestamp"))
+        );
         let changed = transition_time(&existing, "Ready", ConditionStatus::True, &now);
         assert_eq!(changed, now);
         let mut list = existing;
-        upsert(&mut list, ready(ConditionStatus::True, "2026-01-02T00:00:00Z"));
+        upsert(
+            &mut list,
+            ready(ConditionStatus::True, "2026-01-02T00:00:00Z"),
+        );
         assert_eq!(list.len(), 1);
         remove(&mut list, "Ready");
         assert!(list.is_empty());

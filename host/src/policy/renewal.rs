@@ -19,9 +19,7 @@ pub fn renewal_time(
     let lifetime_std = Duration::try_from(lifetime).unwrap_or(Duration::ZERO);
     let before = match (renew_before, renew_before_percentage) {
         (Some(rb), _) if !rb.is_zero() && rb < lifetime_std => rb,
-        (_, Some(pct)) if pct > 0 && pct < 100 => {
-            lifetime_std.mul_f64(f64::from(pct) / 100.0)
-        }
+        (_, Some(pct)) if pct > 0 && pct < 100 => lifetime_std.mul_f64(f64::from(pct) / 100.0),
         _ => lifetime_std / 3,
     };
     let renew_at = not_after - before;
@@ -58,33 +56,54 @@ mod tests {
 
     #[test]
     fn two_thirds_of_the_lifetime_by_default() {
-        assert_eq!(renewal_time(NB, NA, None, None), datetime!(2026-03-02 00:00 UTC));
+        assert_eq!(
+            renewal_time(NB, NA, None, None),
+            datetime!(2026-03-02 00:00 UTC)
+        );
     }
 
     #[test]
     fn renew_before_wins_when_shorter_than_the_lifetime() {
         let rb = Duration::from_secs(15 * 24 * 3600);
-        assert_eq!(renewal_time(NB, NA, Some(rb), Some(50)), datetime!(2026-03-17 00:00 UTC));
+        assert_eq!(
+            renewal_time(NB, NA, Some(rb), Some(50)),
+            datetime!(2026-03-17 00:00 UTC)
+        );
         let too_long = Duration::from_secs(100 * 24 * 3600);
-        assert_eq!(renewal_time(NB, NA, Some(too_long), None), datetime!(2026-03-02 00:00 UTC));
+        assert_eq!(
+            renewal_time(NB, NA, Some(too_long), None),
+            datetime!(2026-03-02 00:00 UTC)
+        );
     }
 
     #[test]
     fn percentage_applies_when_renew_before_is_unset() {
-        assert_eq!(renewal_time(NB, NA, None, Some(10)), datetime!(2026-03-23 00:00 UTC));
-        assert_eq!(renewal_time(NB, NA, None, Some(100)), datetime!(2026-03-02 00:00 UTC));
+        assert_eq!(
+            renewal_time(NB, NA, None, Some(10)),
+            datetime!(2026-03-23 00:00 UTC)
+        );
+        assert_eq!(
+            renewal_time(NB, NA, None, Some(100)),
+            datetime!(2026-03-02 00:00 UTC)
+        );
     }
 
     #[test]
     fn backoff_doubles_from_one_hour_to_a_32_hour_cap() {
         let hours = |n| failure_backoff(n).as_secs() / 3600;
-        assert_eq!([hours(1), hours(2), hours(3), hours(6), hours(7), hours(40)], [1, 2, 4, 32, 32, 32]);
+        assert_eq!(
+            [hours(1), hours(2), hours(3), hours(6), hours(7), hours(40)],
+            [1, 2, 4, 32, 32, 32]
+        );
         let now = datetime!(2026-01-01 00:30 UTC);
         assert_eq!(
             retry_after(Some(1), Some(datetime!(2026-01-01 00:00 UTC)), now),
             Some(datetime!(2026-01-01 01:00 UTC))
         );
-        assert_eq!(retry_after(Some(1), Some(datetime!(2025-12-31 23:00 UTC)), now), None);
+        assert_eq!(
+            retry_after(Some(1), Some(datetime!(2025-12-31 23:00 UTC)), now),
+            None
+        );
         assert_eq!(retry_after(None, None, now), None);
     }
 }

@@ -21,8 +21,12 @@ fn ip_addresses(spec: &CertificateSpec) -> Result<Vec<IpAddr>, PolicyError> {
         .iter()
         .enumerate()
         .map(|(i, ip)| {
-            ip.parse()
-                .map_err(|_| invalid(&format!("spec.ipAddresses[{i}]"), format!("{ip:?} is not an IP address")))
+            ip.parse().map_err(|_| {
+                invalid(
+                    &format!("spec.ipAddresses[{i}]"),
+                    format!("{ip:?} is not an IP address"),
+                )
+            })
         })
         .collect()
 }
@@ -98,7 +102,10 @@ pub fn request_violations(
     let wanted: Vec<String> = spec
         .ip_addresses
         .iter()
-        .map(|ip| ip.parse::<IpAddr>().map_or_else(|_| ip.clone(), |ip| ip.to_string()))
+        .map(|ip| {
+            ip.parse::<IpAddr>()
+                .map_or_else(|_| ip.clone(), |ip| ip.to_string())
+        })
         .collect();
     if !same_set(&ips, &wanted) {
         violations.push("spec.ipAddresses".to_owned());
@@ -137,10 +144,12 @@ pub fn certificate_violations(info: &CertificateInfo, certificate: &Certificate)
     }
     let mut issued = info.dns_names.clone();
     let mut wanted = spec.dns_names.clone();
-    if let Some(cn) = &info.common_name {
-        if !wanted.contains(cn) && issued.contains(cn) && spec.common_name.as_ref() == Some(cn) {
-            wanted.push(cn.clone());
-        }
+    if let Some(cn) = &info.common_name
+        && !wanted.contains(cn)
+        && issued.contains(cn)
+        && spec.common_name.as_ref() == Some(cn)
+    {
+        wanted.push(cn.clone());
     }
     issued.sort();
     issued.dedup();
@@ -153,7 +162,10 @@ pub fn certificate_violations(info: &CertificateInfo, certificate: &Certificate)
     let wanted_ips: Vec<String> = spec
         .ip_addresses
         .iter()
-        .map(|ip| ip.parse::<IpAddr>().map_or_else(|_| ip.clone(), |ip| ip.to_string()))
+        .map(|ip| {
+            ip.parse::<IpAddr>()
+                .map_or_else(|_| ip.clone(), |ip| ip.to_string())
+        })
         .collect();
     if !same_set(&ips, &wanted_ips) {
         violations.push("spec.ipAddresses".to_owned());

@@ -38,7 +38,10 @@ pub fn annotations(certificate: &Certificate, info: &CertificateInfo) -> BTreeMa
         "cert-manager.io/common-name".to_owned(),
         info.common_name.clone().unwrap_or_default(),
     );
-    out.insert("cert-manager.io/alt-names".to_owned(), info.dns_names.join(","));
+    out.insert(
+        "cert-manager.io/alt-names".to_owned(),
+        info.dns_names.join(","),
+    );
     out.insert(
         "cert-manager.io/ip-sans".to_owned(),
         info.ip_addresses
@@ -50,24 +53,50 @@ pub fn annotations(certificate: &Certificate, info: &CertificateInfo) -> BTreeMa
     out.insert("cert-manager.io/uri-sans".to_owned(), info.uris.join(","));
     let optional = [
         ("cert-manager.io/email-sans", &info.emails),
-        ("cert-manager.io/subject-organizations", &info.subject_fields.organizations),
+        (
+            "cert-manager.io/subject-organizations",
+            &info.subject_fields.organizations,
+        ),
         (
             "cert-manager.io/subject-organizationalunits",
             &info.subject_fields.organizational_units,
         ),
-        ("cert-manager.io/subject-countries", &info.subject_fields.countries),
-        ("cert-manager.io/subject-provinces", &info.subject_fields.provinces),
-        ("cert-manager.io/subject-localities", &info.subject_fields.localities),
-        ("cert-manager.io/subject-streetaddresses", &info.subject_fields.street_addresses),
-        ("cert-manager.io/subject-postalcodes", &info.subject_fields.postal_codes),
+        (
+            "cert-manager.io/subject-countries",
+            &info.subject_fields.countries,
+        ),
+        (
+            "cert-manager.io/subject-provinces",
+            &info.subject_fields.provinces,
+        ),
+        (
+            "cert-manager.io/subject-localities",
+            &info.subject_fields.localities,
+        ),
+        (
+            "cert-manager.io/subject-streetaddresses",
+            &info.subject_fields.street_addresses,
+        ),
+        (
+            "cert-manager.io/subject-postalcodes",
+            &info.subject_fields.postal_codes,
+        ),
     ];
     for (key, values) in optional {
         if !values.is_empty() {
             out.insert(key.to_owned(), values.join(","));
         }
     }
-    if let Some(serial) = info.subject_fields.serial_number.as_ref().filter(|s| !s.is_empty()) {
-        out.insert("cert-manager.io/subject-serialnumber".to_owned(), serial.clone());
+    if let Some(serial) = info
+        .subject_fields
+        .serial_number
+        .as_ref()
+        .filter(|s| !s.is_empty())
+    {
+        out.insert(
+            "cert-manager.io/subject-serialnumber".to_owned(),
+            serial.clone(),
+        );
     }
     if let Some(template) = &certificate.spec.secret_template {
         for (k, v) in &template.annotations {

@@ -94,7 +94,10 @@ pub fn evaluate(
 ) -> Evaluation {
     let Some(secret) = secret else {
         return Evaluation {
-            trigger: Some(Trigger::new("DoesNotExist", "Issuing certificate as Secret does not exist")),
+            trigger: Some(Trigger::new(
+                "DoesNotExist",
+                "Issuing certificate as Secret does not exist",
+            )),
             validity: None,
         };
     };
@@ -145,7 +148,10 @@ pub fn evaluate(
     if !key_violations.is_empty() {
         return with(Trigger::new(
             "SecretMismatch",
-            format!("Existing private key is not up to date for spec: [{}]", key_violations.join(" ")),
+            format!(
+                "Existing private key is not up to date for spec: [{}]",
+                key_violations.join(" ")
+            ),
         ));
     }
     if let Some(trigger) = issuer_mismatch(certificate, secret) {
@@ -156,7 +162,9 @@ pub fn evaluate(
     {
         return with(Trigger::new(
             "IncorrectCertificate",
-            format!("Secret was issued for \"{name}\". If this message is not transient, you might have two conflicting Certificates pointing to the same secret."),
+            format!(
+                "Secret was issued for \"{name}\". If this message is not transient, you might have two conflicting Certificates pointing to the same secret."
+            ),
         ));
     }
     match current_request {
@@ -168,8 +176,12 @@ pub fn evaluate(
                         "Secret contains a private key that does not match the current CertificateRequest",
                     ));
                 }
-                let violations =
-                    request_violations(&csr, request.duration.as_deref(), request.is_ca, certificate);
+                let violations = request_violations(
+                    &csr,
+                    request.duration.as_deref(),
+                    request.is_ca,
+                    certificate,
+                );
                 if !violations.is_empty() {
                     return with(Trigger::new(
                         "RequestChanged",
@@ -260,7 +272,10 @@ fn key_violations(certificate: &Certificate, key: &PrivateKey) -> Vec<String> {
         .as_ref()
         .and_then(|a| serde_json::to_value(a).ok())
         .and_then(|v| v.as_str().map(str::to_owned));
-    let wanted = KeyAlgorithm::from_spec(algorithm.as_deref(), spec.size.and_then(|s| u32::try_from(s).ok()));
+    let wanted = KeyAlgorithm::from_spec(
+        algorithm.as_deref(),
+        spec.size.and_then(|s| u32::try_from(s).ok()),
+    );
     let Ok(wanted) = wanted else {
         return Vec::new();
     };
@@ -292,7 +307,9 @@ fn issuer_mismatch(certificate: &Certificate, secret: &SecretView) -> Option<Tri
     if name != issuer.name || kind != issuer.effective_kind() || group != issuer.effective_group() {
         return Some(Trigger::new(
             "IncorrectIssuer",
-            format!("Issuing certificate as Secret was previously issued by \"{kind}.{group}/{name}\""),
+            format!(
+                "Issuing certificate as Secret was previously issued by \"{kind}.{group}/{name}\""
+            ),
         ));
     }
     None
@@ -319,8 +336,10 @@ mod tests {
         let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
         let pem = key.to_pem(crate::pki::KeyEncoding::Pkcs8).expect("pem");
         let rc_key = rcgen::KeyPair::from_pem(&pem).expect("rcgen key");
-        let mut params = rcgen::CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
-            .expect("params");
+        let mut params = rcgen::CertificateParams::new(
+            names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+        )
+        .expect("params");
         params.not_before = start;
         params.not_after = start + time::Duration::days(days);
         let cert = params.self_signed(&rc_key).expect("cert");
@@ -342,15 +361,28 @@ mod tests {
     #[test]
     fn a_missing_secret_or_data_triggers_issuance() {
         let c = certificate();
-        assert_eq!(evaluate(&c, None, None, NOW).trigger.map(|t| t.reason), Some("DoesNotExist"));
+        assert_eq!(
+            evaluate(&c, None, None, NOW).trigger.map(|t| t.reason),
+            Some("DoesNotExist")
+        );
         let empty = SecretView::default();
-        let t = evaluate(&c, Some(&empty), None, NOW).trigger.expect("trigger");
-        assert_eq!(t.message, "Issuing certificate as Secret does not contain any data");
+        let t = evaluate(&c, Some(&empty), None, NOW)
+            .trigger
+            .expect("trigger");
+        assert_eq!(
+            t.message,
+            "Issuing certificate as Secret does not contain any data"
+        );
         let (cert, _) = issued(&["example.com"], NOW, 90);
         let mut no_key = secret(&cert, "");
         no_key.data.remove("tls.key");
-        let t = evaluate(&c, Some(&no_key), None, NOW).trigger.expect("trigger");
-        assert_eq!(t.message, "Issuing certificate as Secret does not contain a private key");
+        let t = evaluate(&c, Some(&no_key), None, NOW)
+            .trigger
+            .expect("trigger");
+        assert_eq!(
+            t.message,
+            "Issuing certificate as Secret does not contain a private key"
+        );
     }
 
     #[test]
@@ -362,34 +394,54 @@ mod tests {
         let e = evaluate(&c, Some(&view), None, NOW);
         assert_eq!(e.trigger, None);
         let validity = e.validity.expect("validity");
-        assert_eq!(validity.renewal_time, time::macros::datetime!(2026-03-02 00:00 UTC));
+        assert_eq!(
+            validity.renewal_time,
+            time::macros::datetime!(2026-03-02 00:00 UTC)
+        );
         let later = time::macros::datetime!(2026-03-03 00:00 UTC);
-        let t = evaluate(&c, Some(&view), None, later).trigger.expect("renewing");
+        let t = evaluate(&c, Some(&view), None, later)
+            .trigger
+            .expect("renewing");
         assert_eq!(t.reason, "Renewing");
-        assert_eq!(t.message, "Renewing certificate as renewal was scheduled at 2026-03-02T00:00:00Z");
+        assert_eq!(
+            t.message,
+            "Renewing certificate as renewal was scheduled at 2026-03-02T00:00:00Z"
+        );
         let expired = time::macros::datetime!(2026-05-01 00:00 UTC);
-        let t = evaluate(&c, Some(&view), None, expired).trigger.expect("expired");
+        let t = evaluate(&c, Some(&view), None, expired)
+            .trigger
+            .expect("expired");
         assert_eq!(t.reason, "Expired");
-        assert_eq!(t.message, "Certificate expired on Wed, 01 Apr 2026 00:00:00 UTC");
+        assert_eq!(
+            t.message,
+            "Certificate expired on Wed, 01 Apr 2026 00:00:00 UTC"
+        );
     }
 
     #[test]
     fn changed_names_mismatched_keys_and_other_issuers_trigger() {
         let c = certificate();
         let (cert, key) = issued(&["other.example.com"], NOW, 90);
-        let t = evaluate(&c, Some(&secret(&cert, &key)), None, NOW).trigger.expect("mismatch");
+        let t = evaluate(&c, Some(&secret(&cert, &key)), None, NOW)
+            .trigger
+            .expect("mismatch");
         assert_eq!(t.reason, "SecretMismatch");
         assert!(t.message.contains("spec.dnsNames"), "{}", t.message);
 
         let (_, other_key) = issued(&["example.com"], NOW, 90);
         let (cert, _) = issued(&["example.com"], NOW, 90);
-        let t = evaluate(&c, Some(&secret(&cert, &other_key)), None, NOW).trigger.expect("keypair");
+        let t = evaluate(&c, Some(&secret(&cert, &other_key)), None, NOW)
+            .trigger
+            .expect("keypair");
         assert_eq!(t.reason, "InvalidKeyPair");
 
         let (cert, key) = issued(&["example.com"], NOW, 90);
         let mut view = secret(&cert, &key);
-        view.annotations.insert(ISSUER_NAME.to_owned(), "old-ca".to_owned());
-        let t = evaluate(&c, Some(&view), None, NOW).trigger.expect("issuer");
+        view.annotations
+            .insert(ISSUER_NAME.to_owned(), "old-ca".to_owned());
+        let t = evaluate(&c, Some(&view), None, NOW)
+            .trigger
+            .expect("issuer");
         assert_eq!(t.reason, "IncorrectIssuer");
         assert_eq!(
             t.message,
