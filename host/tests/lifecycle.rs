@@ -325,3 +325,101 @@ async fn an_issuer_without_its_secret_is_not_ready_until_the_secret_appears() {
     let verified = openssl_verify(dir.path(), &secret);
     assert!(verified.contains(": OK"), "{verified}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_auto_approval_requests_wait_for_approve_or_deny() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(RunConfig {
+        data_dir: dir.path().join("data"),
+        api_address: "127.0.0.1:0".parse().unwrap(),
+        manifests: None,
+        export_dir: None,
+        controller: certwasm::controller::Options {
+            auto_approve: false,
+            cluster_resource_namespace: "cert-manager".to_owned(),
+        },
+        controllers: true,
+    })
+    .await
+    .unwrap();
+    let kubeconfig_path = server.kubeconfig_path().to_owned();
+    let kubeconfig = Kubeconfig::read_from(&kubeconfig_path).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    let client = Client::try_from(config).unwrap();
+    let issuers: Api<certwasm::api::Issuer> = Api::namespaced(client.clone(), "default");
+    issuers
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+                "metadata": {"name": "selfsigned", "namespace": "default"}, "spec": {"selfSigned": {}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
+    for name in ["approved", "denied"] {
+        certs
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({
+                    "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                    "metadata": {"name": name, "namespace": "default"},
+                    "spec": {"secretName": format!("{name}-tls"), "commonName": format!("{name}.example.com"),
+                             "dnsNames": [format!("{name}.example.com")],
+                             "issuerRef": {"name": "selfsigned"}}
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    eventually("WaitingForApproval events", || async {
+        let list = events
+            .list(&ListParams::default().fields("reason=WaitingForApproval"))
+            .await
+            .ok()?;
+        (list.items.len() >= 2).then_some(())
+    })
+    .await;
+    let decide = |verb: &str, name: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_certwasm"))
+            .args([verb, name, "--kubeconfig"])
+            .arg(&kubeconfig_path)
+            .output()
+            .unwrap()
+    };
+    let out = decide("approve", "approved-1");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "approved CertificateRequest 'default/approved-1'"
+    );
+    let again = decide("deny", "approved-1");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already approved"));
+    wait_ready(&certs, "approved", 1).await;
+
+    assert!(decide("deny", "denied-1").status.success());
+    let issuing = eventually("Issuing=False Denied", || async {
+        let c = certs.get("denied").await.ok()?;
+        let issuing = c
+            .status?
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "Issuing")?;
+        (issuing.status.as_str() == "False").then_some(issuing)
+    })
+    .await;
+    assert_eq!(issuing.reason.as_deref(), Some("Denied"));
+    let c = certs.get("denied").await.unwrap();
+    assert_eq!(c.status.unwrap().failed_issuance_attempts, Some(1));
+}

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod approve;
+mod controller;
 pub mod manifest;
 mod plugin_info;
 mod plugin_load;
@@ -29,6 +31,13 @@ pub enum Command {
     /// Work with issuer plugins without a cluster.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run the controllers against a Kubernetes cluster (in-cluster
+    /// configuration or KUBECONFIG).
+    Controller(Box<controller::ControllerArgs>),
+    /// Approve a CertificateRequest (as `cmctl approve`).
+    Approve(approve::DecisionArgs),
+    /// Deny a CertificateRequest (as `cmctl deny`).
+    Deny(approve::DecisionArgs),
     /// Run the embedded Kubernetes-compatible API (and, as they land, the
     /// controllers) on this machine, keeping everything in --data-dir.
     Run(Box<run::RunArgs>),
@@ -63,6 +72,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin(PluginCommand::Info(args)) => plugin_info::run(args),
         Command::Plugin(PluginCommand::List) => plugin_info::list(),
         Command::Run(args) => run::run(*args),
+        Command::Controller(args) => controller::run(*args),
+        Command::Approve(args) => approve::run(args, true),
+        Command::Deny(args) => approve::run(args, false),
         Command::Crds => {
             print!("{}", crate::api::crds_yaml());
             Ok(0)

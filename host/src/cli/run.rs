@@ -83,7 +83,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     })
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub(super) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

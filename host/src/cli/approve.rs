@@ -1,0 +1,94 @@
+//! `certwasm approve|deny NAME`: set a CertificateRequest's `Approved` or
+//! `Denied` condition by hand, as `cmctl approve|deny` does, for setups that
+//! run with `--no-auto-approve`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::api::{CertificateRequest, CertificateRequestCondition, ConditionStatus};
+use crate::policy::conditions::{self, to_time};
+
+/// Arguments of `certwasm approve` and `certwasm deny`.
+#[derive(Debug, Args)]
+pub struct DecisionArgs {
+    /// The CertificateRequest.
+    pub name: String,
+    /// Its namespace.
+    #[arg(short, long, default_value = "default")]
+    pub namespace: String,
+    /// The condition's reason.
+    #[arg(long, default_value = "KubectlCertManager")]
+    pub reason: String,
+    /// The condition's message.
+    #[arg(long)]
+    pub message: Option<String>,
+    /// Kubeconfig (for `certwasm run`: DATA_DIR/kubeconfig); default
+    /// KUBECONFIG or the in-cluster configuration.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// Approves (`approve` true) or denies a request; exit 1 when it was
+/// already decided.
+pub fn run(args: DecisionArgs, approve: bool) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let client = match &args.kubeconfig {
+            Some(path) => {
+                let kubeconfig = Kubeconfig::read_from(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let config =
+                    kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                        .await?;
+                kube::Client::try_from(config)?
+            }
+            None => kube::Client::try_default().await?,
+        };
+        let api: Api<CertificateRequest> = Api::namespaced(client, &args.namespace);
+        let mut request = api
+            .get(&args.name)
+            .await
+            .with_context(|| format!("CertificateRequest {}/{}", args.namespace, args.name))?;
+        let mut status = request.status.clone().unwrap_or_default();
+        for decided in ["Approved", "Denied"] {
+            if conditions::find(&status.conditions, decided).is_some() {
+                bail!(
+                    "CertificateRequest {}/{} is already {}",
+                    args.namespace,
+                    args.name,
+                    decided.to_lowercase()
+                );
+            }
+        }
+        let (type_, verb) = if approve {
+            ("Approved", "approved")
+        } else {
+            ("Denied", "denied")
+        };
+        let message = args
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("manually {verb} by certwasm"));
+        status.conditions.push(CertificateRequestCondition {
+            type_: type_.to_owned(),
+            status: ConditionStatus::True,
+            last_transition_time: Some(to_time(time::OffsetDateTime::now_utc())),
+            reason: Some(args.reason.clone()),
+            message: Some(message),
+        });
+        request.status = Some(status);
+        api.replace_status(&args.name, &PostParams::default(), &request)
+            .await?;
+        println!(
+            "{verb} CertificateRequest '{}/{}'",
+            args.namespace, args.name
+        );
+        anyhow::Ok(0)
+    })
+}
