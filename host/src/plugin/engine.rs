@@ -36,6 +36,8 @@ pub(crate) struct EngineInner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
     pub(crate) cache: Option<ComponentCache>,
+    /// Keys parsed from Secrets, shared by every call.
+    pub(crate) parsed_keys: Arc<super::keyring::ParsedKeyCache>,
 }
 
 impl std::fmt::Debug for PluginEngine {
@@ -77,6 +79,7 @@ impl PluginEngine {
                 engine,
                 linker,
                 cache,
+                parsed_keys: Arc::default(),
             }),
         })
     }

@@ -119,6 +119,7 @@ pub(crate) struct CallContext {
     pub(crate) allowed_secrets: BTreeSet<String>,
     pub(crate) egress: EgressPolicy,
     pub(crate) keys: KeyRing,
+    pub(crate) parsed_keys: Arc<super::keyring::ParsedKeyCache>,
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) outbound: Arc<dyn Outbound>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -135,6 +136,7 @@ impl CallContext {
         allowed_secrets: BTreeSet<String>,
         egress: EgressPolicy,
         keys: KeyRing,
+        parsed_keys: Arc<super::keyring::ParsedKeyCache>,
         effects: &super::CallEffects,
         deadline: Instant,
     ) -> Self {
@@ -145,6 +147,7 @@ impl CallContext {
             allowed_secrets,
             egress,
             keys,
+            parsed_keys,
             secrets: effects.secrets.clone(),
             outbound: effects.outbound.clone(),
             clock: effects.clock.clone(),
@@ -226,13 +229,13 @@ impl signer::Host for HostState {
         let pem = std::str::from_utf8(pem).map_err(|_| {
             format!("{field:?} of Secret {namespace}/{secret_name} is not PEM text")
         })?;
-        let key = PrivateKey::from_pem(pem).map_err(|e| {
+        let key = self.call.parsed_keys.parse(pem).map_err(|e| {
             format!(
                 "{field:?} of Secret {namespace}/{secret_name} is not a usable private key: {e}"
             )
         })?;
         let handle = secret_key_handle(&secret_name, &field);
-        Ok(self.call.keys.insert(handle, Arc::new(key)))
+        Ok(self.call.keys.insert(handle, key))
     }
 
     fn generate(

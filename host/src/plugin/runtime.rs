@@ -321,6 +321,7 @@ impl Plugin {
             referenced_secrets(&spec),
             EgressPolicy::from_issuer_spec(&spec),
             keys,
+            Arc::clone(&self.engine.inner.parsed_keys),
             effects,
             started + limits.deadline,
         );
