@@ -628,3 +628,89 @@ spec:
         "{out}"
     );
 }
+
+/// Runs `kubectl args` until its output satisfies `done` (a safety-net
+/// deadline, not a timing assertion).
+fn kubectl_until(api: &Embedded, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let output = api.kubectl(args);
+        let out = text(&output);
+        if done(&out) {
+            return out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kubectl {args:?} never got there; last: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_annotated_ingress_gets_its_certificate_and_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
+    let api = Embedded::start_with(
+        &dir.path().join("data"),
+        &["--manifests", manifests.to_str().unwrap()],
+    );
+    // The seed's pre-v0.11 annotation, still accepted with a warning.
+    let ingress = "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: shop
+  namespace: default
+  annotations:
+    certmanager.k8s.io/cluster-issuer: example-ca
+    cert-manager.io/duration: 720h
+spec:
+  ingressClassName: nginx
+  tls:
+  - hosts: [shop.example.com, www.shop.example.com]
+    secretName: shop-tls
+  rules:
+  - host: shop.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: shop
+            port:
+              number: 80
+";
+    let applied = api.apply(ingress);
+    assert!(applied.status.success(), "{}", text(&applied));
+    kubectl_until(
+        &api,
+        &[
+            "get",
+            "certificate",
+            "shop-tls",
+            "-o",
+            r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#,
+        ],
+        |out| out.trim() == "True",
+    );
+    let owner = api.kubectl_ok(&["get", "certificate", "shop-tls", "-o", "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} {.spec.duration} {.spec.dnsNames}"]);
+    assert_eq!(
+        owner,
+        r#"Ingress/shop 720h ["shop.example.com","www.shop.example.com"]"#
+    );
+    let secret = api.kubectl_ok(&["get", "secret", "shop-tls", "-o", "jsonpath={.type}"]);
+    assert_eq!(secret, "kubernetes.io/tls");
+    let described = api.kubectl_ok(&["describe", "ingress", "shop"]);
+    assert!(described.contains("CreateCertificate"), "{described}");
+    assert!(
+        described.contains("cert-manager.io/cluster-issuer: example-ca"),
+        "{described}"
+    );
+
+    // The Certificate goes with its Ingress.
+    api.kubectl_ok(&["delete", "ingress", "shop"]);
+    kubectl_until(&api, &["get", "certificate", "shop-tls"], |out| {
+        out.contains("not found")
+    });
+}

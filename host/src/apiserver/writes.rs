@@ -340,13 +340,6 @@ pub fn update(
             }
         }
     }
-    if resource.has_status
-        && resource.kind != "Namespace"
-        && object::spec_part(&new) != object::spec_part(&old)
-    {
-        let generation = object::generation(&old) + 1;
-        object::metadata_mut(&mut new).insert("generation".to_owned(), json!(generation));
-    }
     let admitted = admission::admit(
         resource,
         Operation::Update(&old),
@@ -356,6 +349,15 @@ pub fn update(
     )?;
     ctx.warn(admitted.warnings);
     let mut new = admitted.object;
+    // Compared after defaulting: a write that only omits defaulted fields
+    // does not change the spec.
+    if resource.has_status
+        && resource.kind != "Namespace"
+        && object::spec_part(&new) != object::spec_part(&old)
+    {
+        let generation = object::generation(&old) + 1;
+        object::metadata_mut(&mut new).insert("generation".to_owned(), json!(generation));
+    }
     if object::is_deleting(&old) && object::finalizers(&new).is_empty() {
         // The last finalizer is gone: the deletion completes now.
         return finish_delete(txn, ctx, resource, &key, new, Propagation::Background);

@@ -9,6 +9,7 @@
 pub mod certificate;
 pub mod certificate_request;
 pub mod events;
+pub mod ingress_shim;
 pub mod issuer;
 pub mod plugins;
 pub mod secrets;
@@ -82,7 +83,8 @@ pub async fn run(context: Arc<Context>) {
     let cluster_issuers = issuer::run_cluster_issuers(Arc::clone(&context));
     let certificates = certificate::run(Arc::clone(&context));
     let requests = certificate_request::run(Arc::clone(&context));
-    tokio::join!(issuers, cluster_issuers, certificates, requests);
+    let shim = ingress_shim::run(Arc::clone(&context));
+    tokio::join!(issuers, cluster_issuers, certificates, requests, shim);
 }
 
 /// Drains a controller's result stream, logging failures.

@@ -6,6 +6,7 @@
 //! without a cluster, a clock or a plugin.
 
 pub mod conditions;
+pub mod ingress;
 pub mod renewal;
 pub mod request;
 pub mod secret;
