@@ -714,3 +714,73 @@ spec:
         out.contains("not found")
     });
 }
+
+#[test]
+fn kubectl_client_side_and_server_side_apply_of_built_in_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Embedded::start_with(dir.path(), &["--api-only"]);
+    let config = |data: &str| {
+        format!(
+            "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: default
+data:
+{data}"
+        )
+    };
+    assert!(
+        api.apply(&config("  a: \"1\"\n  b: \"2\"\n"))
+            .status
+            .success()
+    );
+    // Re-applying without b: kubectl's strategic merge patch removes it.
+    let out = api.apply(&config("  a: \"1\"\n"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("configmap/settings configured"),
+        "{}",
+        text(&out)
+    );
+    let data = api.kubectl_ok(&["get", "configmap", "settings", "-o", "jsonpath={.data}"]);
+    assert_eq!(data, r#"{"a":"1"}"#);
+
+    // Server-side apply takes over; fields are tracked per manager.
+    let path = dir.path().join("ssa.yaml");
+    std::fs::write(&path, config("  a: \"1\"\n  c: \"3\"\n")).unwrap();
+    let out = api.kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "ops",
+        "-f",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("serverside-applied"), "{}", text(&out));
+    let managed = api.kubectl_ok(&[
+        "get",
+        "configmap",
+        "settings",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={range .metadata.managedFields[*]}{.manager}:{.operation} {end}",
+    ]);
+    assert!(managed.contains("ops:Apply"), "{managed}");
+    let data = api.kubectl_ok(&["get", "configmap", "settings", "-o", "jsonpath={.data}"]);
+    assert_eq!(data, r#"{"a":"1","c":"3"}"#);
+
+    // A second applier changing an owned field conflicts, as in a cluster.
+    std::fs::write(&path, config("  c: \"4\"\n")).unwrap();
+    let out = api.kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "intruder",
+        "-f",
+        path.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("conflict"), "{}", text(&out));
+}
