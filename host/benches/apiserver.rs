@@ -58,7 +58,13 @@ fn main() {
     let concurrency = arg("--concurrency", 64);
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_certwasm"))
-        .args(["run", "--api-only", "--api-address", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "run",
+            "--api-only",
+            "--api-address",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
