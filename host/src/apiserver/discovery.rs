@@ -89,12 +89,7 @@ const VERBS: [&str; 8] = [
 
 /// `/api/v1`, `/apis/{group}/{version}`; `None` when not served.
 pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    let types: Vec<&ResourceType> = registry
-        .types()
-        .iter()
-        .filter(|t| t.group == group && t.version == version)
-        .map(|t| t.as_ref())
-        .collect();
+    let types = registry.types_in(group, version);
     if types.is_empty() {
         return None;
     }
@@ -175,12 +170,7 @@ fn query(name: &str) -> Value {
 /// and the parameters each verb takes, and the kinds' schemas (the CRD
 /// schemas for cert-manager's kinds; open objects for built-ins).
 pub fn openapi_v3(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    let types: Vec<&ResourceType> = registry
-        .types()
-        .iter()
-        .filter(|t| t.group == group && t.version == version)
-        .map(|t| t.as_ref())
-        .collect();
+    let types = registry.types_in(group, version);
     if types.is_empty() {
         return None;
     }

@@ -220,6 +220,15 @@ impl Registry {
             .cloned()
     }
 
+    /// The types served under one group/version (empty when none is).
+    pub fn types_in(&self, group: &str, version: &str) -> Vec<&ResourceType> {
+        self.types
+            .iter()
+            .filter(|t| t.group == group && t.version == version)
+            .map(|t| t.as_ref())
+            .collect()
+    }
+
     /// The group/versions served, in discovery order (core first).
     pub fn group_versions(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();

@@ -3,7 +3,6 @@
 //! threads, so this bridges back into the async client with the runtime
 //! handle.
 
-use base64::Engine;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
@@ -88,10 +87,4 @@ impl SecretStore for ApiSecrets {
             }
         }
     }
-}
-
-/// Decodes a base64 field of a CertificateRequest (already bytes in the
-/// typed API); kept here for callers that hold JSON.
-pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }

@@ -81,6 +81,36 @@ fn same_set<T: Ord + Clone>(a: &[T], b: &[T]) -> bool {
     a == b
 }
 
+/// Compares the IP, URI and email SANs of a CSR or certificate with the
+/// spec, the same way for both: IPs in canonical form (so `::1` matches
+/// `0:0::1`), every list as a set.
+fn other_san_violations(
+    ip_addresses: &[IpAddr],
+    uris: &[String],
+    emails: &[String],
+    spec: &CertificateSpec,
+    violations: &mut Vec<String>,
+) {
+    let ips: Vec<String> = ip_addresses.iter().map(IpAddr::to_string).collect();
+    let wanted_ips: Vec<String> = spec
+        .ip_addresses
+        .iter()
+        .map(|ip| {
+            ip.parse::<IpAddr>()
+                .map_or_else(|_| ip.clone(), |ip| ip.to_string())
+        })
+        .collect();
+    if !same_set(&ips, &wanted_ips) {
+        violations.push("spec.ipAddresses".to_owned());
+    }
+    if !same_set(uris, &spec.uris) {
+        violations.push("spec.uris".to_owned());
+    }
+    if !same_set(emails, &spec.email_addresses) {
+        violations.push("spec.emailAddresses".to_owned());
+    }
+}
+
 /// The spec fields an existing request's CSR no longer matches, as
 /// cert-manager names them (`spec.dnsNames`, ...); empty when it matches.
 /// `request_duration` is the request's `spec.duration`.
@@ -98,24 +128,13 @@ pub fn request_violations(
     if !same_set(&csr.dns_names, &spec.dns_names) {
         violations.push("spec.dnsNames".to_owned());
     }
-    let ips: Vec<String> = csr.ip_addresses.iter().map(IpAddr::to_string).collect();
-    let wanted: Vec<String> = spec
-        .ip_addresses
-        .iter()
-        .map(|ip| {
-            ip.parse::<IpAddr>()
-                .map_or_else(|_| ip.clone(), |ip| ip.to_string())
-        })
-        .collect();
-    if !same_set(&ips, &wanted) {
-        violations.push("spec.ipAddresses".to_owned());
-    }
-    if !same_set(&csr.uris, &spec.uris) {
-        violations.push("spec.uris".to_owned());
-    }
-    if !same_set(&csr.email_addresses, &spec.email_addresses) {
-        violations.push("spec.emailAddresses".to_owned());
-    }
+    other_san_violations(
+        &csr.ip_addresses,
+        &csr.uris,
+        &csr.email_addresses,
+        spec,
+        &mut violations,
+    );
     if request_is_ca != spec.is_ca {
         violations.push("spec.isCA".to_owned());
     }
@@ -158,23 +177,12 @@ pub fn certificate_violations(info: &CertificateInfo, certificate: &Certificate)
     if issued != wanted {
         violations.push("spec.dnsNames".to_owned());
     }
-    let ips: Vec<String> = info.ip_addresses.iter().map(IpAddr::to_string).collect();
-    let wanted_ips: Vec<String> = spec
-        .ip_addresses
-        .iter()
-        .map(|ip| {
-            ip.parse::<IpAddr>()
-                .map_or_else(|_| ip.clone(), |ip| ip.to_string())
-        })
-        .collect();
-    if !same_set(&ips, &wanted_ips) {
-        violations.push("spec.ipAddresses".to_owned());
-    }
-    if !same_set(&info.uris, &spec.uris) {
-        violations.push("spec.uris".to_owned());
-    }
-    if !same_set(&info.emails, &spec.email_addresses) {
-        violations.push("spec.emailAddresses".to_owned());
-    }
+    other_san_violations(
+        &info.ip_addresses,
+        &info.uris,
+        &info.emails,
+        spec,
+        &mut violations,
+    );
     violations
 }
