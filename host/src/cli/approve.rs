@@ -2,12 +2,11 @@
 //! `Denied` condition by hand, as `cmctl approve|deny` does, for setups that
 //! run with `--no-auto-approve`.
 
-use std::path::PathBuf;
-
 use anyhow::{Context as _, bail};
 use clap::Args;
 use kube::api::{Api, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use super::kube_client::{KubeArgs, block_on};
 
 use crate::api::{CertificateRequest, CertificateRequestCondition, ConditionStatus};
 use crate::policy::conditions::{self, to_time};
@@ -26,30 +25,15 @@ pub struct DecisionArgs {
     /// The condition's message.
     #[arg(long)]
     pub message: Option<String>,
-    /// Kubeconfig (for `certwasm run`: DATA_DIR/kubeconfig); default
-    /// KUBECONFIG or the in-cluster configuration.
-    #[arg(long, env = "KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// Approves (`approve` true) or denies a request; exit 1 when it was
 /// already decided.
 pub fn run(args: DecisionArgs, approve: bool) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let client = match &args.kubeconfig {
-            Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                let config =
-                    kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                        .await?;
-                kube::Client::try_from(config)?
-            }
-            None => kube::Client::try_default().await?,
-        };
+    block_on(async move {
+        let client = args.kube.client().await?;
         let api: Api<CertificateRequest> = Api::namespaced(client, &args.namespace);
         let mut request = api
             .get(&args.name)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 
+use crate::controller::leader::{self, ElectionConfig};
 use crate::controller::{self, Context, Options, PluginSet};
 
 /// Arguments of `certwasm controller`.
@@ -23,6 +24,26 @@ pub struct ControllerArgs {
     /// Where compiled plugins are cached.
     #[arg(long, env = "CERTWASM_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Run only while holding the leader Lease, so that replicas take over
+    /// from each other (cert-manager's --leader-elect).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Namespace of the leader Lease.
+    #[arg(long, default_value = "kube-system")]
+    pub leader_election_namespace: String,
+    /// Address of `/metrics`, `/healthz` and `/readyz`; `off` serves none.
+    #[arg(long, default_value = "0.0.0.0:9402", value_parser = super::run::parse_listen_address)]
+    pub metrics_listen_address: super::run::ListenAddress,
+}
+
+/// This replica's name in the Lease: the pod's name when the Deployment
+/// passes it (POD_NAME), else the host name, with a random suffix so that
+/// a restarted pod is a new candidate.
+fn identity() -> String {
+    let base = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "certwasm".to_owned());
+    format!("{base}_{}", uuid::Uuid::new_v4())
 }
 
 /// Runs the controllers until SIGINT/SIGTERM.
@@ -37,23 +58,55 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
             .context("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG)")?;
         let cache_dir = args.cache_dir.clone().or_else(super::default_cache_dir);
         let plugins = PluginSet::new(cache_dir)?;
-        let context = Arc::new(Context {
-            recorder: controller::events::Recorder::new(client.clone()),
+        let context = Arc::new(Context::new(
             client,
             plugins,
-            options: Options {
+            Options {
                 auto_approve: !args.no_auto_approve,
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
             },
-        });
+        ));
+        if let Some(address) = args.metrics_listen_address.0 {
+            let bound = crate::metrics::serve(
+                address,
+                Arc::clone(&context.metrics),
+                Arc::clone(&context.health),
+            )
+            .await?;
+            eprintln!("metrics: http://{bound}/metrics");
+        }
+        let election = args
+            .leader_elect
+            .then(|| ElectionConfig::new(&args.leader_election_namespace, &identity()));
+        if let Some(election) = &election {
+            eprintln!(
+                "waiting for the leader Lease {}/{} as {}",
+                election.namespace, election.name, election.identity
+            );
+            tokio::select! {
+                () = leader::acquire(context.client.clone(), election) => {}
+                () = super::run::wait_for_signal() => return anyhow::Ok(0),
+            }
+        }
         eprintln!(
             "certwasm controllers running (cluster resource namespace {})",
             args.cluster_resource_namespace
         );
-        tokio::select! {
-            () = controller::run(context) => {}
-            () = super::run::wait_for_signal() => {}
+        let client = context.client.clone();
+        let keep_lease = async {
+            match &election {
+                Some(election) => leader::hold(client.clone(), election).await,
+                None => std::future::pending().await,
+            }
+        };
+        let code = tokio::select! {
+            () = controller::run(context) => 0,
+            () = keep_lease => 1,
+            () = super::run::wait_for_signal() => 0,
+        };
+        if let Some(election) = &election {
+            leader::release(client, election).await;
         }
-        anyhow::Ok(0)
+        anyhow::Ok(code)
     })
 }

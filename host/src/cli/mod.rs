@@ -6,12 +6,17 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod approve;
+mod check;
 mod controller;
+mod inspect;
+mod kube_client;
 pub mod manifest;
 mod plugin_info;
 mod plugin_load;
 mod plugin_test;
+mod renew;
 mod run;
+mod status;
 mod summary;
 
 /// certwasm: cert-manager's API and behaviour, with every issuer a sandboxed
@@ -38,12 +43,30 @@ pub enum Command {
     Approve(approve::DecisionArgs),
     /// Deny a CertificateRequest (as `cmctl deny`).
     Deny(approve::DecisionArgs),
+    /// Re-issue Certificates now (as `cmctl renew`).
+    Renew(renew::RenewArgs),
+    /// Show a Certificate with its issuer, Secret and request (as `cmctl
+    /// status`).
+    #[command(subcommand)]
+    Status(status::StatusCommand),
+    /// Show what a resource holds (as `cmctl inspect`).
+    #[command(subcommand)]
+    Inspect(InspectCommand),
+    /// Check that the cert-manager API is usable (as `cmctl check`).
+    #[command(subcommand)]
+    Check(check::CheckCommand),
     /// Run the embedded Kubernetes-compatible API (and, as they land, the
     /// controllers) on this machine, keeping everything in --data-dir.
     Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions (cert-manager.io/v1 and
     /// acme.cert-manager.io/v1) as YAML, for `kubectl apply -f -`.
     Crds,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InspectCommand {
+    /// A TLS Secret's certificate: names, validity, issuer, trust.
+    Secret(inspect::InspectSecretArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +98,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Controller(args) => controller::run(*args),
         Command::Approve(args) => approve::run(args, true),
         Command::Deny(args) => approve::run(args, false),
+        Command::Renew(args) => renew::run(args),
+        Command::Status(command) => status::run(command),
+        Command::Inspect(InspectCommand::Secret(args)) => inspect::run(args),
+        Command::Check(command) => check::run(command),
         Command::Crds => {
             print!("{}", crate::api::crds_yaml());
             Ok(0)

@@ -39,6 +39,24 @@ pub struct RunArgs {
     /// Serve the API only; run no controllers.
     #[arg(long)]
     pub api_only: bool,
+    /// Address of `/metrics` (Prometheus, cert-manager's metric names),
+    /// `/healthz` and `/readyz`; `off` serves none.
+    #[arg(long, default_value = "127.0.0.1:9402", value_parser = parse_listen_address)]
+    pub metrics_listen_address: ListenAddress,
+}
+
+/// A listen address, or `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenAddress(pub Option<SocketAddr>);
+
+/// Parses `HOST:PORT` or `off`.
+pub fn parse_listen_address(text: &str) -> Result<ListenAddress, String> {
+    if text == "off" {
+        return Ok(ListenAddress(None));
+    }
+    text.parse()
+        .map(|a| ListenAddress(Some(a)))
+        .map_err(|e| format!("{text:?} is not HOST:PORT or off: {e}"))
 }
 
 /// Runs until a signal; returns the exit code.
@@ -55,7 +73,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let started = std::time::Instant::now();
-        let server = start(RunConfig {
+        let running = start(RunConfig {
             data_dir: args.data_dir.clone(),
             api_address: args.api_address,
             manifests: args.manifests.clone(),
@@ -65,8 +83,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
             },
             controllers: !args.api_only,
+            metrics_address: args.metrics_listen_address.0,
         })
         .await?;
+        let server = &running.api;
         eprintln!(
             "certwasm API ready at https://{} in {} ms; kubeconfig: {}",
             server.address,
@@ -77,6 +97,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             "  try: kubectl --kubeconfig {} get certificates -A",
             server.kubeconfig_path().display()
         );
+        if let Some(metrics) = running.metrics_address {
+            eprintln!("  metrics: http://{metrics}/metrics");
+        }
         wait_for_signal().await;
         server.shutdown();
         anyhow::Ok(0)

@@ -44,7 +44,7 @@ use crate::policy::secret::{
     self as secret_policy, CERTIFICATE_NAME, CERTIFICATE_REVISION, NEXT_PRIVATE_KEY_LABEL,
     PRIVATE_KEY_SECRET_NAME,
 };
-use crate::policy::trigger::{self, RequestView, SecretView};
+use crate::policy::trigger::{self, RequestView, SecretView, Trigger};
 
 const TRIGGER: &str = "cert-manager-certificates-trigger";
 const KEY_MANAGER: &str = "cert-manager-certificates-key-manager";
@@ -210,7 +210,13 @@ async fn reconcile(
         status.renewal_time = Some(to_time(validity.renewal_time));
     }
 
-    let Some(trigger) = evaluation.trigger else {
+    // An issuance under way (or one a user asked for with `certwasm renew`)
+    // goes on even when the Secret looks up to date.
+    let in_progress = conditions::find(&status.conditions, "Issuing")
+        .filter(|c| c.status == ConditionStatus::True)
+        .map(|c| Trigger::manual(c.message.clone().unwrap_or_default()))
+        .filter(|_| evaluation.trigger.is_none());
+    let Some(trigger) = evaluation.trigger.or(in_progress) else {
         // Up to date.
         let ready = condition(
             &status.conditions,
@@ -236,15 +242,27 @@ async fn reconcile(
         return Ok(Action::requeue(wait.max(Duration::from_secs(1))));
     };
 
-    // Not ready, for the trigger's reason.
-    let ready = condition(
-        &status.conditions,
-        "Ready",
-        ConditionStatus::False,
-        trigger.reason,
-        &trigger.message,
-        generation,
-    );
+    // Not ready, for the trigger's reason, unless the current certificate
+    // stays good while it is replaced.
+    let ready = if trigger.keeps_ready() {
+        condition(
+            &status.conditions,
+            "Ready",
+            ConditionStatus::True,
+            "Ready",
+            READY_MESSAGE,
+            generation,
+        )
+    } else {
+        condition(
+            &status.conditions,
+            "Ready",
+            ConditionStatus::False,
+            trigger.reason,
+            &trigger.message,
+            generation,
+        )
+    };
     conditions::upsert(&mut status.conditions, ready);
 
     // Back off after failures.
@@ -632,6 +650,8 @@ pub async fn run(context: Arc<Context>) {
     let secrets: Api<Secret> = Api::all(context.client.clone());
     let controller = Controller::new(certificates, watcher::Config::default());
     let store = controller.store();
+    let _ = context.metrics.caches.certificates.set(store.clone());
+    let metrics = Arc::clone(&context.metrics);
     let stream = controller
         .owns(requests, watcher::Config::default())
         .watches(
@@ -658,5 +678,5 @@ pub async fn run(context: Arc<Context>) {
             },
         )
         .run(reconcile, error_policy, context);
-    drain("certificates", stream).await;
+    drain("certificates", &metrics, stream).await;
 }

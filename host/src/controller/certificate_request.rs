@@ -110,6 +110,31 @@ async fn set_ready(
     .await
 }
 
+/// Ready=False, reason Pending, and an event with the same message: the
+/// request waits for something (an issuer, a key) and is looked at again.
+async fn pending(
+    context: &Context,
+    request: &CertificateRequest,
+    event_type: EventType,
+    event_reason: &str,
+    message: &str,
+) -> Result<(), ControllerError> {
+    set_ready(
+        context,
+        request,
+        ConditionStatus::False,
+        "Pending",
+        message,
+        false,
+    )
+    .await?;
+    context
+        .recorder
+        .publish(request, COMPONENT, event_type, event_reason, message)
+        .await;
+    Ok(())
+}
+
 /// The issuer a request names: its spec (JSON), kind, namespace of its
 /// Secrets, and readiness; `None` when it does not exist.
 struct ResolvedIssuer {
@@ -249,73 +274,40 @@ async fn reconcile(
             kind.to_lowercase(),
             reference.name
         );
-        set_ready(
+        pending(
             &context,
             &request,
-            ConditionStatus::False,
-            "Pending",
+            EventType::Warning,
+            "IssuerNotFound",
             &message,
-            false,
         )
         .await?;
-        context
-            .recorder
-            .publish(
-                &*request,
-                COMPONENT,
-                EventType::Warning,
-                "IssuerNotFound",
-                &message,
-            )
-            .await;
         return Ok(Action::requeue(WAIT_FOR_ISSUER));
     };
     if !issuer.status.is_ready() {
         let message = "Referenced issuer does not have a Ready status condition";
-        set_ready(
+        pending(
             &context,
             &request,
-            ConditionStatus::False,
-            "Pending",
+            EventType::Normal,
+            "IssuerNotReady",
             message,
-            false,
         )
         .await?;
-        context
-            .recorder
-            .publish(
-                &*request,
-                COMPONENT,
-                EventType::Normal,
-                "IssuerNotReady",
-                message,
-            )
-            .await;
         return Ok(Action::requeue(WAIT_FOR_ISSUER));
     }
     let choice = match select_plugin(&issuer.spec) {
         Ok(choice) => choice,
         Err(err) => {
             let message = err.to_string();
-            set_ready(
+            pending(
                 &context,
                 &request,
-                ConditionStatus::False,
-                "Pending",
+                EventType::Warning,
+                "IssuerTypeMissing",
                 &message,
-                false,
             )
             .await?;
-            context
-                .recorder
-                .publish(
-                    &*request,
-                    COMPONENT,
-                    EventType::Warning,
-                    "IssuerTypeMissing",
-                    &message,
-                )
-                .await;
             return Ok(Action::requeue(WAIT_FOR_ISSUER));
         }
     };
@@ -343,25 +335,14 @@ async fn reconcile(
                     let message = format!(
                         "Referenced private key Secret resource \"{secret_name}\" does not contain a usable private key"
                     );
-                    set_ready(
+                    pending(
                         &context,
                         &request,
-                        ConditionStatus::False,
-                        "Pending",
+                        EventType::Warning,
+                        "ErrorParsingKey",
                         &message,
-                        false,
                     )
                     .await?;
-                    context
-                        .recorder
-                        .publish(
-                            &*request,
-                            COMPONENT,
-                            EventType::Warning,
-                            "ErrorParsingKey",
-                            &message,
-                        )
-                        .await;
                     return Ok(Action::requeue(WAIT_FOR_ISSUER));
                 }
             }
@@ -542,25 +523,14 @@ async fn reconcile(
         }
         Err(stopped) => {
             let message = stopped.to_string();
-            set_ready(
+            pending(
                 &context,
                 &request,
-                ConditionStatus::False,
-                "Pending",
+                EventType::Warning,
+                "PluginFailed",
                 &message,
-                false,
             )
             .await?;
-            context
-                .recorder
-                .publish(
-                    &*request,
-                    COMPONENT,
-                    EventType::Warning,
-                    "PluginFailed",
-                    &message,
-                )
-                .await;
             Ok(Action::requeue(RETRY_TRANSIENT))
         }
     }
@@ -579,6 +549,7 @@ pub async fn run(context: Arc<Context>) {
     let cluster_issuers: Api<ClusterIssuer> = Api::all(context.client.clone());
     let controller = Controller::new(requests, watcher::Config::default());
     let store = controller.store();
+    let metrics = Arc::clone(&context.metrics);
     let cluster_store = store.clone();
     let stream = controller
         .watches(
@@ -615,5 +586,5 @@ pub async fn run(context: Arc<Context>) {
             },
         )
         .run(reconcile, error_policy, context);
-    drain("certificaterequests", stream).await;
+    drain("certificaterequests", &metrics, stream).await;
 }

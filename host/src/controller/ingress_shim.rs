@@ -159,8 +159,9 @@ fn error_policy(_: Arc<Ingress>, error: &ControllerError, _: Arc<Context>) -> Ac
 pub async fn run(context: Arc<Context>) {
     let ingresses: Api<Ingress> = Api::all(context.client.clone());
     let certificates: Api<Certificate> = Api::all(context.client.clone());
+    let metrics = Arc::clone(&context.metrics);
     let stream = Controller::new(ingresses, watcher::Config::default())
         .owns(certificates, watcher::Config::default())
         .run(reconcile, error_policy, context);
-    drain("ingress-shim", stream).await;
+    drain("ingress-shim", &metrics, stream).await;
 }

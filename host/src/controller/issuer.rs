@@ -7,16 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Resource, ResourceExt};
 
 use super::events::EventType;
 use super::secrets::ApiSecrets;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain};
-use crate::api::{ClusterIssuer, ConditionStatus, Issuer, IssuerCondition, IssuerStatus};
+use crate::api::{
+    ClusterIssuer, ConditionStatus, Issuer, IssuerCondition, IssuerSpec, IssuerStatus,
+};
 use crate::plugin::bindings::types::IssuerConfig;
 use crate::plugin::selection::select_plugin;
 use crate::plugin::{CallEffects, CallLimits};
@@ -117,88 +119,87 @@ fn ready_condition(
     }
 }
 
-/// The namespace an issuer's Secrets live in.
-fn secret_namespace<K: Resource>(issuer: &K, context: &Context) -> String {
-    issuer
-        .meta()
-        .namespace
-        .clone()
-        .unwrap_or_else(|| context.options.cluster_resource_namespace.clone())
+/// What the reconciler needs of Issuer and ClusterIssuer, which differ
+/// only in scope: where their Secrets live and how their API is reached.
+trait IssuerResource:
+    kube::Resource<DynamicType = (), Scope: Send>
+    + Clone
+    + std::fmt::Debug
+    + serde::Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The component name events are recorded under, as cert-manager's.
+    const EVENT_COMPONENT: &'static str;
+    fn spec(&self) -> &IssuerSpec;
+    fn status(&self) -> Option<&IssuerStatus>;
+    fn set_status(&mut self, status: IssuerStatus);
+    /// The namespace the issuer's Secrets are read from.
+    fn secret_namespace(&self, context: &Context) -> String;
+    /// The API the issuer's status is written through.
+    fn api(&self, client: kube::Client) -> Api<Self>;
 }
 
-async fn reconcile_issuer(
-    issuer: Arc<Issuer>,
-    context: Arc<Context>,
-) -> Result<Action, ControllerError> {
-    let namespace = issuer.namespace().unwrap_or_default();
-    let name = issuer.name_any();
-    let spec =
-        serde_json::to_value(&issuer.spec).map_err(|e| ControllerError::Internal(e.to_string()))?;
-    let readiness = {
-        let context = Arc::clone(&context);
-        let (name, namespace) = (name.clone(), namespace.clone());
-        tokio::task::spawn_blocking(move || validate(&context, "Issuer", &name, &namespace, &spec))
-            .await
-            .map_err(|e| ControllerError::Internal(e.to_string()))?
-    };
-    let status = issuer.status.clone().unwrap_or_default();
-    let condition = ready_condition(&status.conditions, &readiness, issuer.metadata.generation);
-    let changed = conditions::find(&status.conditions, "Ready").is_none_or(|c| {
-        c.status != condition.status
-            || c.reason != condition.reason
-            || c.message != condition.message
-            || c.observed_generation != condition.observed_generation
-    });
-    if changed {
-        let mut updated = (*issuer).clone();
-        let mut new_status = status.clone();
-        conditions::upsert(&mut new_status.conditions, condition);
-        updated.status = Some(new_status);
-        let api: Api<Issuer> = Api::namespaced(context.client.clone(), &namespace);
-        api.replace_status(&name, &PostParams::default(), &updated)
-            .await?;
-        let kind = if readiness.ready {
-            EventType::Normal
-        } else {
-            EventType::Warning
-        };
-        context
-            .recorder
-            .publish(
-                &*issuer,
-                "cert-manager-issuers",
-                kind,
-                &readiness.reason,
-                &readiness.message,
-            )
-            .await;
+impl IssuerResource for Issuer {
+    const EVENT_COMPONENT: &'static str = "cert-manager-issuers";
+    fn spec(&self) -> &IssuerSpec {
+        &self.spec
     }
-    Ok(if readiness.ready {
-        Action::await_change()
-    } else {
-        Action::requeue(NOT_READY_RECHECK)
-    })
+    fn status(&self) -> Option<&IssuerStatus> {
+        self.status.as_ref()
+    }
+    fn set_status(&mut self, status: IssuerStatus) {
+        self.status = Some(status);
+    }
+    fn secret_namespace(&self, _: &Context) -> String {
+        self.namespace().unwrap_or_default()
+    }
+    fn api(&self, client: kube::Client) -> Api<Self> {
+        Api::namespaced(client, &self.namespace().unwrap_or_default())
+    }
 }
 
-async fn reconcile_cluster_issuer(
-    issuer: Arc<ClusterIssuer>,
+impl IssuerResource for ClusterIssuer {
+    const EVENT_COMPONENT: &'static str = "cert-manager-clusterissuers";
+    fn spec(&self) -> &IssuerSpec {
+        &self.spec
+    }
+    fn status(&self) -> Option<&IssuerStatus> {
+        self.status.as_ref()
+    }
+    fn set_status(&mut self, status: IssuerStatus) {
+        self.status = Some(status);
+    }
+    /// ClusterIssuer Secrets live in the cluster resource namespace.
+    fn secret_namespace(&self, context: &Context) -> String {
+        context.options.cluster_resource_namespace.clone()
+    }
+    fn api(&self, client: kube::Client) -> Api<Self> {
+        Api::all(client)
+    }
+}
+
+/// Validates one issuer and writes `Ready` (with an event) when it changed.
+async fn reconcile<K: IssuerResource>(
+    issuer: Arc<K>,
     context: Arc<Context>,
 ) -> Result<Action, ControllerError> {
     let name = issuer.name_any();
-    let namespace = secret_namespace(&*issuer, &context);
-    let spec = serde_json::to_value(&issuer.spec.0)
+    let namespace = issuer.secret_namespace(&context);
+    let spec = serde_json::to_value(issuer.spec())
         .map_err(|e| ControllerError::Internal(e.to_string()))?;
     let readiness = {
         let context = Arc::clone(&context);
         let (name, namespace) = (name.clone(), namespace.clone());
-        tokio::task::spawn_blocking(move || {
-            validate(&context, "ClusterIssuer", &name, &namespace, &spec)
-        })
-        .await
-        .map_err(|e| ControllerError::Internal(e.to_string()))?
+        let kind = K::kind(&()).into_owned();
+        tokio::task::spawn_blocking(move || validate(&context, &kind, &name, &namespace, &spec))
+            .await
+            .map_err(|e| ControllerError::Internal(e.to_string()))?
     };
-    let status: IssuerStatus = issuer.status.clone().unwrap_or_default();
-    let condition = ready_condition(&status.conditions, &readiness, issuer.metadata.generation);
+    let status = issuer.status().cloned().unwrap_or_default();
+    let condition = ready_condition(&status.conditions, &readiness, issuer.meta().generation);
     let changed = conditions::find(&status.conditions, "Ready").is_none_or(|c| {
         c.status != condition.status
             || c.reason != condition.reason
@@ -207,11 +208,12 @@ async fn reconcile_cluster_issuer(
     });
     if changed {
         let mut updated = (*issuer).clone();
-        let mut new_status = status.clone();
+        let mut new_status = status;
         conditions::upsert(&mut new_status.conditions, condition);
-        updated.status = Some(new_status);
-        let api: Api<ClusterIssuer> = Api::all(context.client.clone());
-        api.replace_status(&name, &PostParams::default(), &updated)
+        updated.set_status(new_status);
+        issuer
+            .api(context.client.clone())
+            .replace_status(&name, &PostParams::default(), &updated)
             .await?;
         let kind = if readiness.ready {
             EventType::Normal
@@ -222,7 +224,7 @@ async fn reconcile_cluster_issuer(
             .recorder
             .publish(
                 &*issuer,
-                "cert-manager-clusterissuers",
+                K::EVENT_COMPONENT,
                 kind,
                 &readiness.reason,
                 &readiness.message,
@@ -247,6 +249,8 @@ pub async fn run_issuers(context: Arc<Context>) {
     let secrets: Api<Secret> = Api::all(context.client.clone());
     let controller = Controller::new(issuers, watcher::Config::default());
     let store = controller.store();
+    let _ = context.metrics.caches.issuers.set(store.clone());
+    let metrics = Arc::clone(&context.metrics);
     let stream = controller
         .watches(
             secrets,
@@ -262,8 +266,8 @@ pub async fn run_issuers(context: Arc<Context>) {
                     .collect::<Vec<_>>()
             },
         )
-        .run(reconcile_issuer, error_policy, context);
-    drain("issuers", stream).await;
+        .run(reconcile::<Issuer>, error_policy, context);
+    drain("issuers", &metrics, stream).await;
 }
 
 /// Runs the ClusterIssuer controller.
@@ -273,6 +277,8 @@ pub async fn run_cluster_issuers(context: Arc<Context>) {
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
     let controller = Controller::new(issuers, watcher::Config::default());
     let store = controller.store();
+    let _ = context.metrics.caches.cluster_issuers.set(store.clone());
+    let metrics = Arc::clone(&context.metrics);
     let stream = controller
         .watches(
             secrets,
@@ -285,6 +291,6 @@ pub async fn run_cluster_issuers(context: Arc<Context>) {
                     .collect::<Vec<_>>()
             },
         )
-        .run(reconcile_cluster_issuer, error_policy, context);
-    drain("clusterissuers", stream).await;
+        .run(reconcile::<ClusterIssuer>, error_policy, context);
+    drain("clusterissuers", &metrics, stream).await;
 }

@@ -11,6 +11,7 @@ pub mod certificate_request;
 pub mod events;
 pub mod ingress_shim;
 pub mod issuer;
+pub mod leader;
 pub mod plugins;
 pub mod secrets;
 
@@ -18,6 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+
+use crate::metrics::{Health, Metrics};
 
 pub use plugins::PluginSet;
 
@@ -67,6 +70,24 @@ pub struct Context {
     pub recorder: events::Recorder,
     /// Flags.
     pub options: Options,
+    /// Sync counters, and the caches resource metrics are read from.
+    pub metrics: Arc<Metrics>,
+    /// `/readyz`: set once every controller's cache has synced.
+    pub health: Arc<Health>,
+}
+
+impl Context {
+    /// A context with fresh metrics, health and event recorder.
+    pub fn new(client: kube::Client, plugins: PluginSet, options: Options) -> Self {
+        Context {
+            recorder: events::Recorder::new(client.clone()),
+            client,
+            plugins,
+            options,
+            metrics: Arc::new(Metrics::new()),
+            health: Arc::new(Health::default()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -84,17 +105,51 @@ pub async fn run(context: Arc<Context>) {
     let certificates = certificate::run(Arc::clone(&context));
     let requests = certificate_request::run(Arc::clone(&context));
     let shim = ingress_shim::run(Arc::clone(&context));
-    tokio::join!(issuers, cluster_issuers, certificates, requests, shim);
+    let readiness = mark_ready_when_synced(Arc::clone(&context));
+    tokio::join!(
+        issuers,
+        cluster_issuers,
+        certificates,
+        requests,
+        shim,
+        readiness
+    );
 }
 
-/// Drains a controller's result stream, logging failures.
-pub(crate) async fn drain<S, T, E>(name: &'static str, stream: S)
+/// Sets [`Context::health`] ready once the Certificate and issuer caches
+/// hold their initial lists (the controllers register them as they start).
+async fn mark_ready_when_synced(context: Arc<Context>) {
+    let caches = &context.metrics.caches;
+    loop {
+        if let (Some(certificates), Some(issuers), Some(cluster_issuers)) = (
+            caches.certificates.get(),
+            caches.issuers.get(),
+            caches.cluster_issuers.get(),
+        ) {
+            let synced = tokio::join!(
+                certificates.wait_until_ready(),
+                issuers.wait_until_ready(),
+                cluster_issuers.wait_until_ready()
+            );
+            if matches!(synced, (Ok(()), Ok(()), Ok(()))) {
+                context.health.set_ready();
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Drains a controller's result stream, counting every reconcile (the
+/// `controller_sync_call_count` metric) and logging failures.
+pub(crate) async fn drain<S, T, E>(name: &'static str, metrics: &Metrics, stream: S)
 where
     S: futures_util::Stream<Item = Result<T, E>>,
     E: std::fmt::Display,
 {
     stream
         .for_each(|result| async move {
+            metrics.record_sync(name, result.is_err());
             if let Err(err) = result {
                 tracing::debug!(controller = name, error = %err, "reconcile failed");
             }

@@ -7,6 +7,7 @@
 
 pub mod conditions;
 pub mod ingress;
+pub mod lease;
 pub mod renewal;
 pub mod request;
 pub mod secret;

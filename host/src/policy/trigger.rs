@@ -23,12 +23,28 @@ pub struct Trigger {
     pub message: String,
 }
 
+/// The reason `certwasm renew` (like `cmctl renew`) writes on `Issuing`.
+pub const MANUALLY_TRIGGERED: &str = "ManuallyTriggered";
+
 impl Trigger {
     fn new(reason: &'static str, message: impl Into<String>) -> Trigger {
         Trigger {
             reason,
             message: message.into(),
         }
+    }
+
+    /// A re-issuance asked for by a user (`certwasm renew`), who set
+    /// `Issuing=True` with reason ManuallyTriggered and this message.
+    pub fn manual(message: impl Into<String>) -> Trigger {
+        Trigger::new(MANUALLY_TRIGGERED, message)
+    }
+
+    /// Whether the current certificate is still good while this issuance
+    /// runs: a scheduled renewal or a manual one leaves `Ready=True`, as
+    /// cert-manager's readiness chain has no such reasons.
+    pub fn keeps_ready(&self) -> bool {
+        matches!(self.reason, "Renewing" | MANUALLY_TRIGGERED)
     }
 }
 

@@ -25,6 +25,18 @@ pub struct RunConfig {
     pub controller: crate::controller::Options,
     /// Run the controllers (off: the API alone).
     pub controllers: bool,
+    /// Serve `/metrics`, `/healthz` and `/readyz` here (with the
+    /// controllers); `None` serves nothing.
+    pub metrics_address: Option<SocketAddr>,
+}
+
+/// A started `certwasm run`: dropping it stops the API.
+#[derive(Debug)]
+pub struct Running {
+    /// The embedded API.
+    pub api: ApiServer,
+    /// Where the metrics endpoint was bound, when it was asked for.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 /// Errors of `certwasm run`.
@@ -39,11 +51,14 @@ pub enum RunError {
     /// The controllers' client or plugins could not be set up.
     #[error("cannot start the controllers: {0}")]
     Controllers(String),
+    /// The metrics endpoint could not be served.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
 }
 
 /// Starts everything; returns the running API (the caller waits for a
 /// signal and then drops it).
-pub async fn start(config: RunConfig) -> Result<ApiServer, RunError> {
+pub async fn start(config: RunConfig) -> Result<Running, RunError> {
     let server = ApiServer::start(ApiConfig {
         data_dir: config.data_dir.clone(),
         address: config.api_address,
@@ -64,10 +79,14 @@ pub async fn start(config: RunConfig) -> Result<ApiServer, RunError> {
     if let Some(dir) = config.export_dir.clone() {
         tokio::spawn(export::follow(server.store.clone(), dir));
     }
-    if let Some(client) = client {
-        start_controllers(client, &config)?;
-    }
-    Ok(server)
+    let metrics_address = match client {
+        Some(client) => start_controllers(client, &config).await?,
+        None => None,
+    };
+    Ok(Running {
+        api: server,
+        metrics_address,
+    })
 }
 
 /// A client for the embedded API through its kubeconfig — the same client
@@ -83,19 +102,33 @@ async fn controller_client(server: &ApiServer) -> Result<kube::Client, RunError>
     kube::Client::try_from(client_config).map_err(|e| fail(&e))
 }
 
-/// Starts the controllers.
-fn start_controllers(client: kube::Client, config: &RunConfig) -> Result<(), RunError> {
+/// Starts the controllers, and their metrics endpoint when asked for;
+/// returns where that was bound.
+async fn start_controllers(
+    client: kube::Client,
+    config: &RunConfig,
+) -> Result<Option<SocketAddr>, RunError> {
     let fail = |e: &dyn std::fmt::Display| RunError::Controllers(e.to_string());
     let plugins = crate::controller::PluginSet::new(Some(config.data_dir.join("plugin-cache")))
         .map_err(|e| fail(&e))?;
-    let context = std::sync::Arc::new(crate::controller::Context {
-        recorder: crate::controller::events::Recorder::new(client.clone()),
+    let context = std::sync::Arc::new(crate::controller::Context::new(
         client,
         plugins,
-        options: config.controller.clone(),
-    });
+        config.controller.clone(),
+    ));
+    let metrics_address = match config.metrics_address {
+        Some(address) => Some(
+            crate::metrics::serve(
+                address,
+                std::sync::Arc::clone(&context.metrics),
+                std::sync::Arc::clone(&context.health),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     tokio::spawn(crate::controller::run(context));
-    Ok(())
+    Ok(metrics_address)
 }
 
 async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), RunError> {
