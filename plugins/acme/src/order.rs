@@ -886,6 +886,109 @@ mod tests {
         assert_eq!(payload["profile"], "shortlived");
     }
 
+    /// Answers from a script, in order.
+    struct Script(std::cell::RefCell<Vec<client::HttpResponse>>);
+
+    impl Transport for Script {
+        fn send(&self, _: client::HttpRequest) -> Result<client::HttpResponse, String> {
+            let mut responses = self.0.borrow_mut();
+            if responses.is_empty() {
+                return Err("connection refused".into());
+            }
+            Ok(responses.remove(0))
+        }
+    }
+
+    fn answer(
+        status: u16,
+        headers: &[(&str, &str)],
+        body: serde_json::Value,
+    ) -> client::HttpResponse {
+        client::HttpResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn run(responses: Vec<client::HttpResponse>) -> Result<IssueOutcome, PluginError> {
+        let key = certwasm_plugin_sdk::testing::OpensslKey::generate(
+            certwasm_plugin_sdk::testing::KeyKind::EcdsaP256,
+        );
+        let script = Script(std::cell::RefCell::new(responses));
+        let state = sample_state().to_bytes();
+        advance(
+            &script,
+            &key,
+            &IssuerSettings::default(),
+            &IssueInput::default(),
+            Some(&state),
+        )
+    }
+
+    #[test]
+    fn a_rate_limit_keeps_the_order_and_honours_retry_after() {
+        let outcome = run(vec![answer(
+            429,
+            &[("Retry-After", "120"), ("Replay-Nonce", "fresh")],
+            serde_json::json!({"type": "urn:ietf:params:acme:error:rateLimited", "detail": "too many requests"}),
+        )])
+        .unwrap();
+        let IssueOutcome::Pending(pending) = outcome else {
+            panic!("pending expected");
+        };
+        assert_eq!(pending.retry_after_ms, 120_000);
+        assert_eq!(pending.events[0].reason, "RateLimited");
+        assert!(
+            pending.waiting_for.contains("too many requests"),
+            "{}",
+            pending.waiting_for
+        );
+        let state = State::from_bytes(&pending.state).unwrap();
+        assert_eq!(state.order, sample_state().order);
+        assert_eq!(state.nonce.as_deref(), Some("fresh"));
+        // A transport failure mid-order is kept the same way.
+        let IssueOutcome::Pending(pending) = run(Vec::new()).unwrap() else {
+            panic!("pending expected");
+        };
+        assert_eq!(pending.retry_after_ms, BACKOFF_SECONDS * 1000);
+        assert_eq!(pending.order.unwrap().url, "https://ca/order/7");
+    }
+
+    #[test]
+    fn an_invalid_order_fails_with_the_servers_reason() {
+        let error = run(vec![answer(
+            200,
+            &[],
+            serde_json::json!({"status": "invalid", "authorizations": [], "finalize": "f",
+                "error": {"type": "urn:ietf:params:acme:error:unauthorized", "detail": "no TXT record found"}}),
+        )])
+        .unwrap_err();
+        assert!(!error.retryable);
+        assert_eq!(error.reason, "Failed");
+        assert_eq!(
+            error.message,
+            "Failed to wait for order resource to become ready: order is in \"invalid\" state: urn:ietf:params:acme:error:unauthorized: no TXT record found"
+        );
+        // A refused request (4xx) is not retried.
+        let error = run(vec![answer(
+            403,
+            &[],
+            serde_json::json!({"type": "urn:ietf:params:acme:error:unauthorized", "detail": "not your order"}),
+        )])
+        .unwrap_err();
+        assert_eq!(
+            (error.retryable, error.message.as_str()),
+            (
+                false,
+                "Failed to get the Order: 403 urn:ietf:params:acme:error:unauthorized: not your order"
+            )
+        );
+    }
+
     #[test]
     fn ca_bundle_is_base64_pem() {
         assert_eq!(

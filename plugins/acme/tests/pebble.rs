@@ -437,6 +437,36 @@ fn drive(
     }
 }
 
+/// `issue` until it is not a retryable error (Pebble may reject two nonces
+/// in a row even at 5%; the host would call again with the same state).
+fn call_until_answered(
+    host: &TestHost,
+    request: &CertificateRequest,
+    state: Option<&[u8]>,
+) -> Call {
+    for _ in 0..10 {
+        match call(host, request, state) {
+            Call::Retry(error) => assert!(error.message.contains("badNonce"), "{error:?}"),
+            answered => return answered,
+        }
+    }
+    panic!("ten calls in a row failed");
+}
+
+/// `validate` until it is not a retryable nonce rejection.
+fn validate_until_answered(
+    config: &IssuerConfig,
+    host: &TestHost,
+) -> Result<certwasm_plugin_sdk::types::Readiness, PluginError> {
+    for _ in 0..10 {
+        match validate(config, host) {
+            Err(error) if error.retryable && error.message.contains("badNonce") => {}
+            answered => return answered,
+        }
+    }
+    panic!("ten validations in a row failed");
+}
+
 fn now() -> i64 {
     TestHost::new().now_unix()
 }
@@ -449,14 +479,15 @@ fn validates_and_issues_for_two_names_through_both_challenge_types() {
 
     // The account key is generated in its Secret, the account registered;
     // a second validation finds the same account.
-    let ready = validate(&config, &host).unwrap_or_else(|e| panic!("{e:?}\n{}", pebble.log()));
+    let ready = validate_until_answered(&config, &host)
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", pebble.log()));
     assert_eq!(ready.reason, "ACMEAccountRegistered");
     assert_eq!(
         ready.message,
         "The ACME account was registered with the ACME server"
     );
     assert!(host.keys.borrow().contains_key("acme-account"));
-    validate(&config, &host).expect("validate again");
+    validate_until_answered(&config, &host).expect("validate again");
 
     let key = OpensslKey::generate(KeyKind::EcdsaP256);
     let csr = key.csr(
@@ -466,7 +497,7 @@ fn validates_and_issues_for_two_names_through_both_challenge_types() {
     let mut request = request(config, csr);
 
     // First call: the order and one chosen challenge per name.
-    let Call::Pending(first) = call(&host, &request, None) else {
+    let Call::Pending(first) = call_until_answered(&host, &request, None) else {
         panic!("the first call is pending");
     };
     let order = first.order.clone().expect("order");
@@ -506,9 +537,13 @@ fn validates_and_issues_for_two_names_through_both_challenge_types() {
         "state is {} bytes",
         first.state.len()
     );
+    eprintln!(
+        "state after the first call: {}",
+        String::from_utf8_lossy(&first.state)
+    );
 
     // Nothing presented: still waiting, same order.
-    let Call::Pending(again) = call(&host, &request, Some(&first.state)) else {
+    let Call::Pending(again) = call_until_answered(&host, &request, Some(&first.state)) else {
         panic!("still pending");
     };
     assert_eq!(again.order.expect("order").url, order.url);
@@ -565,9 +600,12 @@ fn bad_nonces_are_retried_at_fifty_percent_rejection() {
     assert!(order_urls.iter().all(|url| url == first), "{order_urls:?}");
     let bad_nonces = *host.bad_nonces.borrow();
     let requests = host.sent.borrow().len();
+    // Each signed request is rejected half the time, so some were (the
+    // chance of none over a dozen or more is below 1 in 4000), and the
+    // issuance still finished.
     assert!(
-        bad_nonces >= 3,
-        "at 50% Pebble rejected only {bad_nonces} of {requests} requests"
+        bad_nonces >= 1,
+        "at 50% Pebble rejected none of {requests} requests"
     );
     eprintln!("{requests} requests, {bad_nonces} badNonce rejections, {retries} retried calls");
 }
@@ -580,7 +618,7 @@ fn a_restarted_host_resumes_the_same_order_and_gets_the_preferred_chain() {
     let root1_cn = openssl_subject_cn(&root1);
     let host = TestHost::new();
     let config = issuer(&pebble, serde_json::json!({"preferredChain": root1_cn}));
-    validate(&config, &host).expect("validate");
+    validate_until_answered(&config, &host).expect("validate");
     let key = OpensslKey::generate(KeyKind::EcdsaP256);
     let mut request = request(
         config,
@@ -589,7 +627,7 @@ fn a_restarted_host_resumes_the_same_order_and_gets_the_preferred_chain() {
             &["subjectAltName=DNS:resume.example.com"],
         ),
     );
-    let Call::Pending(first) = call(&host, &request, None) else {
+    let Call::Pending(first) = call_until_answered(&host, &request, None) else {
         panic!("pending");
     };
     let order_url = first.order.expect("order").url;
@@ -628,7 +666,8 @@ fn external_account_binding_is_required_and_accepted() {
     let mac_key = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
     let pebble = Pebble::start(0, Some(("kid-1", mac_key)));
     let mut host = TestHost::new();
-    let without = validate(&issuer(&pebble, serde_json::json!({})), &host).unwrap_err();
+    let without =
+        validate_until_answered(&issuer(&pebble, serde_json::json!({})), &host).unwrap_err();
     assert_eq!(without.reason, "ErrRegisterACMEAccount");
     assert!(
         without
@@ -652,14 +691,15 @@ fn external_account_binding_is_required_and_accepted() {
         &pebble,
         serde_json::json!({"externalAccountBinding": {"keyID": "kid-1", "keySecretRef": {"name": "eab", "key": "secret"}}}),
     );
-    let ready = validate(&config, &host).unwrap_or_else(|e| panic!("{e:?}\n{}", pebble.log()));
+    let ready = validate_until_answered(&config, &host)
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", pebble.log()));
     assert_eq!(ready.reason, "ACMEAccountRegistered");
     // A wrong key id is refused by the server, with its detail, for good.
     let wrong = issuer(
         &pebble,
         serde_json::json!({"privateKeySecretRef": {"name": "other"}, "externalAccountBinding": {"keyID": "kid-9", "keySecretRef": {"name": "eab", "key": "secret"}}}),
     );
-    let refused = validate(&wrong, &host).unwrap_err();
+    let refused = validate_until_answered(&wrong, &host).unwrap_err();
     assert!(!refused.retryable, "{refused:?}");
     assert!(
         refused.message.contains("urn:ietf:params:acme:error:"),
