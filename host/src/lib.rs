@@ -16,3 +16,4 @@ pub mod pki;
 pub mod plugin;
 pub mod policy;
 pub mod run;
+pub mod solver;

@@ -27,6 +27,7 @@ async fn run(dir: &Path, manifests: Option<&Path>) -> (certwasm::run::Running, C
         controller: certwasm::controller::Options {
             auto_approve: true,
             cluster_resource_namespace: "cert-manager".to_owned(),
+            solvers: Default::default(),
         },
         controllers: true,
         metrics_address: Some("127.0.0.1:0".parse().unwrap()),
@@ -338,6 +339,7 @@ async fn without_auto_approval_requests_wait_for_approve_or_deny() {
         controller: certwasm::controller::Options {
             auto_approve: false,
             cluster_resource_namespace: "cert-manager".to_owned(),
+            solvers: Default::default(),
         },
         controllers: true,
         metrics_address: None,

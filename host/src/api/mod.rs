@@ -40,7 +40,7 @@ pub use issuer::{
     ClusterIssuer, ClusterIssuerSpec, Issuer, IssuerCondition, IssuerSpec, IssuerStatus,
     IssuerType, PluginIssuer,
 };
-pub use order::{AcmeState, Order, OrderSpec, OrderStatus};
+pub use order::{AcmeAuthorization, AcmeChallenge, AcmeState, Order, OrderSpec, OrderStatus};
 pub use shared::{
     ACME_GROUP, Base64Bytes, ConditionStatus, GROUP, IssuerReference, LocalObjectReference,
     ObjectReference, SecretKeySelector, VERSION,

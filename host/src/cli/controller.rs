@@ -34,6 +34,8 @@ pub struct ControllerArgs {
     /// Address of `/metrics`, `/healthz` and `/readyz`; `off` serves none.
     #[arg(long, default_value = "0.0.0.0:9402", value_parser = super::run::parse_listen_address)]
     pub metrics_listen_address: super::run::ListenAddress,
+    #[command(flatten)]
+    pub solvers: super::solver_args::SolverArgs,
 }
 
 /// This replica's name in the Lease: the pod's name when the Deployment
@@ -64,8 +66,17 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
             Options {
                 auto_approve: !args.no_auto_approve,
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
+                solvers: args.solvers.options(),
             },
         ));
+        if let Some(address) = args.solvers.http01_solver_address.0 {
+            let bound = context
+                .http01
+                .serve(address)
+                .await
+                .with_context(|| format!("cannot serve HTTP-01 challenges on {address}"))?;
+            eprintln!("HTTP-01 solver: http://{bound}");
+        }
         if let Some(address) = args.metrics_listen_address.0 {
             let bound = crate::metrics::serve(
                 address,

@@ -16,6 +16,7 @@ mod plugin_load;
 mod plugin_test;
 mod renew;
 mod run;
+mod solver_args;
 mod status;
 mod summary;
 

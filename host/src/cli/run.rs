@@ -43,6 +43,8 @@ pub struct RunArgs {
     /// `/healthz` and `/readyz`; `off` serves none.
     #[arg(long, default_value = "127.0.0.1:9402", value_parser = parse_listen_address)]
     pub metrics_listen_address: ListenAddress,
+    #[command(flatten)]
+    pub solvers: super::solver_args::SolverArgs,
 }
 
 /// A listen address, or `off`.
@@ -81,6 +83,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             controller: crate::controller::Options {
                 auto_approve: !args.no_auto_approve,
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
+                solvers: args.solvers.options(),
             },
             controllers: !args.api_only,
             metrics_address: args.metrics_listen_address.0,

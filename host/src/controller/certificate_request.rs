@@ -17,6 +17,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use serde_json::json;
 
+use super::acme;
 use super::events::EventType;
 use super::secrets::ApiSecrets;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain};
@@ -35,6 +36,22 @@ use crate::policy::secret::PRIVATE_KEY_SECRET_NAME;
 
 /// Where a pending plugin call's opaque state is kept between calls.
 pub const PLUGIN_STATE_ANNOTATION: &str = "certwasm.io/plugin-state";
+
+/// When a pending plugin is to be called next (Unix nanoseconds), so that
+/// the request's own updates do not call it early.
+pub const NEXT_CALL_ANNOTATION: &str = "certwasm.io/plugin-next-call";
+
+/// How soon the plugin is called after a challenge was presented.
+const PRESENTED_RECHECK: Duration = Duration::from_millis(200);
+
+/// How long to wait before calling the plugin again, if at all.
+fn wait_before_next_call(
+    next_call_nanos: Option<i128>,
+    now: time::OffsetDateTime,
+) -> Option<Duration> {
+    let remaining = next_call_nanos? - now.unix_timestamp_nanos();
+    (remaining > 0).then(|| Duration::from_nanos(u64::try_from(remaining).unwrap_or(u64::MAX)))
+}
 const COMPONENT: &str = "cert-manager-certificaterequests-issuer";
 const WAIT_FOR_ISSUER: Duration = Duration::from_secs(30);
 const RETRY_TRANSIENT: Duration = Duration::from_secs(30);
@@ -350,6 +367,21 @@ async fn reconcile(
         _ => None,
     };
 
+    // A pending plugin is called again at the time it asked for, not at
+    // every change of the request (its own state write is one).
+    let next_call = request
+        .annotations()
+        .get(NEXT_CALL_ANNOTATION)
+        .and_then(|at| at.parse::<i128>().ok());
+    if let Some(wait) = wait_before_next_call(next_call, time::OffsetDateTime::now_utc()) {
+        return Ok(Action::requeue(wait));
+    }
+    let is_acme = choice.plugin_name() == "acme";
+    let presented_challenges = if is_acme {
+        acme::presented_tokens(&context, &request).await?
+    } else {
+        Vec::new()
+    };
     let state = request
         .annotations()
         .get(PLUGIN_STATE_ANNOTATION)
@@ -387,7 +419,7 @@ async fn reconcile(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        presented_challenges: Vec::new(),
+        presented_challenges,
     };
     let outcome = {
         let context = Arc::clone(&context);
@@ -414,6 +446,15 @@ async fn reconcile(
     };
     match outcome {
         Ok(Ok(IssueOutcome::Issued(issued))) => {
+            if is_acme {
+                acme::finish(
+                    &context,
+                    &request,
+                    Some(&issued.certificate_chain_pem),
+                    None,
+                )
+                .await?;
+            }
             let message = "Certificate fetched from issuer successfully";
             write_status(&context, &request, |s| {
                 s.certificate = Some(Base64Bytes(issued.certificate_chain_pem.into_bytes()));
@@ -451,15 +492,28 @@ async fn reconcile(
                     .publish(&*request, COMPONENT, kind, &event.reason, &event.message)
                     .await;
             }
+            // Challenges presented just now: the plugin tells the server to
+            // validate them at once rather than after its retry-after.
+            let presented_now = match &pending.order {
+                Some(order) => acme::sync(&context, &request, order).await?,
+                None => false,
+            };
+            let wait = if presented_now {
+                PRESENTED_RECHECK
+            } else {
+                Duration::from_millis(pending.retry_after_ms.max(100))
+            };
+            let next_call = time::OffsetDateTime::now_utc() + wait;
             let namespace = request.namespace().unwrap_or_default();
             let api: Api<CertificateRequest> = Api::namespaced(context.client.clone(), &namespace);
             let encoded = base64::engine::general_purpose::STANDARD.encode(&pending.state);
             api.patch(
                 &request.name_any(),
                 &PatchParams::default(),
-                &Patch::Merge(
-                    json!({"metadata": {"annotations": {PLUGIN_STATE_ANNOTATION: encoded}}}),
-                ),
+                &Patch::Merge(json!({"metadata": {"annotations": {
+                    PLUGIN_STATE_ANNOTATION: encoded,
+                    NEXT_CALL_ANNOTATION: next_call.unix_timestamp_nanos().to_string(),
+                }}})),
             )
             .await?;
             let fresh = api.get(&request.name_any()).await?;
@@ -472,9 +526,7 @@ async fn reconcile(
                 false,
             )
             .await?;
-            Ok(Action::requeue(Duration::from_millis(
-                pending.retry_after_ms.max(100),
-            )))
+            Ok(Action::requeue(wait))
         }
         Ok(Err(failure)) if failure.retryable => {
             let message = format!("{}: {}", failure.reason, failure.message);
@@ -500,6 +552,9 @@ async fn reconcile(
             Ok(Action::requeue(RETRY_TRANSIENT))
         }
         Ok(Err(failure)) => {
+            if is_acme {
+                acme::finish(&context, &request, None, Some(&failure.message)).await?;
+            }
             set_ready(
                 &context,
                 &request,

@@ -6,6 +6,7 @@
 //! runs in a cluster and against `certwasm run`'s embedded API. Decisions
 //! are made in [`crate::policy`]; this module fetches, calls and writes.
 
+pub mod acme;
 pub mod certificate;
 pub mod certificate_request;
 pub mod events;
@@ -21,6 +22,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use crate::metrics::{Health, Metrics};
+use crate::solver::SolverOptions;
+use crate::solver::http01::Responder;
 
 pub use plugins::PluginSet;
 
@@ -48,6 +51,8 @@ pub struct Options {
     pub auto_approve: bool,
     /// Where ClusterIssuers' Secrets live (`--cluster-resource-namespace`).
     pub cluster_resource_namespace: String,
+    /// How ACME challenges are presented and self-checked.
+    pub solvers: SolverOptions,
 }
 
 impl Default for Options {
@@ -55,6 +60,7 @@ impl Default for Options {
         Options {
             auto_approve: true,
             cluster_resource_namespace: "kube-system".to_owned(),
+            solvers: SolverOptions::default(),
         }
     }
 }
@@ -74,6 +80,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// `/readyz`: set once every controller's cache has synced.
     pub health: Arc<Health>,
+    /// The HTTP-01 tokens being presented (served when
+    /// [`SolverOptions::http01_address`] is set).
+    pub http01: Responder,
 }
 
 impl Context {
@@ -86,6 +95,7 @@ impl Context {
             options,
             metrics: Arc::new(Metrics::new()),
             health: Arc::new(Health::default()),
+            http01: Responder::default(),
         }
     }
 }

@@ -25,6 +25,11 @@ pub const BUNDLED: &[BundledPlugin] = &[
         issuer_type: "ca",
         wasm: include_bytes!(env!("CERTWASM_BUNDLED_CA")),
     },
+    BundledPlugin {
+        name: "acme",
+        issuer_type: "acme",
+        wasm: include_bytes!(env!("CERTWASM_BUNDLED_ACME")),
+    },
 ];
 
 /// Looks a bundled plugin up by name.

@@ -51,6 +51,12 @@ pub enum RunError {
     /// The controllers' client or plugins could not be set up.
     #[error("cannot start the controllers: {0}")]
     Controllers(String),
+    /// The HTTP-01 solver could not listen.
+    #[error("cannot serve HTTP-01 challenges on {address}: {source}")]
+    Solver {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     /// The metrics endpoint could not be served.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
@@ -116,6 +122,14 @@ async fn start_controllers(
         plugins,
         config.controller.clone(),
     ));
+    if let Some(address) = config.controller.solvers.http01_address {
+        let bound = context
+            .http01
+            .serve(address)
+            .await
+            .map_err(|source| RunError::Solver { address, source })?;
+        tracing::info!(%bound, "HTTP-01 solver serving");
+    }
     let metrics_address = match config.metrics_address {
         Some(address) => Some(
             crate::metrics::serve(

@@ -45,7 +45,16 @@ impl Embedded {
             .args(["run", "--data-dir"])
             .arg(dir)
             .args(["--api-address", "127.0.0.1:0"])
-            .args(["--metrics-listen-address", "127.0.0.1:0"])
+            .args(default_unless_given(
+                extra,
+                "--metrics-listen-address",
+                "127.0.0.1:0",
+            ))
+            .args(default_unless_given(
+                extra,
+                "--http01-solver-address",
+                "off",
+            ))
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -166,6 +175,15 @@ impl Drop for Embedded {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `[flag, value]` unless the test passes the flag itself.
+fn default_unless_given<'a>(extra: &[&str], flag: &'a str, value: &'a str) -> Vec<&'a str> {
+    if extra.contains(&flag) {
+        Vec::new()
+    } else {
+        vec![flag, value]
     }
 }
 

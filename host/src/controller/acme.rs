@@ -1,0 +1,446 @@
+//! The ACME side of a CertificateRequest: the plugin runs the order at the
+//! ACME server; this module mirrors its progress as cert-manager's Order
+//! and Challenge resources (so `kubectl describe order|challenge` tells
+//! the story), presents each challenge through the host's solvers, runs
+//! the self-check, and tells the plugin which tokens are ready to be
+//! validated. When the request ends, the challenges are cleaned up.
+
+use std::collections::BTreeSet;
+
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::{Resource, ResourceExt};
+
+use super::events::EventType;
+use super::{Context, ControllerError};
+use crate::api::{
+    AcmeAuthorization, AcmeChallenge, AcmeChallengeSolver, AcmeChallengeType, AcmeState,
+    CertificateRequest, Challenge, ChallengeSpec, Order, OrderSpec, OrderStatus,
+};
+use crate::plugin::bindings::types::{Challenge as PluginChallenge, Order as PluginOrder};
+use crate::policy::conditions::to_time;
+use crate::solver::{SolverError, self_check};
+
+const ORDERS: &str = "cert-manager-orders";
+const CHALLENGES: &str = "cert-manager-challenges";
+
+/// A stable number for a name suffix (FNV-1a), as cert-manager suffixes
+/// Orders and Challenges with a hash of what they are for.
+fn short_hash(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The Order's name for a request: `<request>-<hash>`.
+pub fn order_name(request: &CertificateRequest) -> String {
+    format!(
+        "{}-{}",
+        request.name_any(),
+        short_hash(&String::from_utf8_lossy(&request.spec.request.0))
+    )
+}
+
+fn challenge_name(order: &str, challenge: &PluginChallenge) -> String {
+    format!("{order}-{}", short_hash(&challenge.url))
+}
+
+fn state(text: &str) -> Option<AcmeState> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+}
+
+fn challenge_type(text: &str) -> AcmeChallengeType {
+    if text == "dns-01" {
+        AcmeChallengeType::Dns01
+    } else {
+        AcmeChallengeType::Http01
+    }
+}
+
+fn mechanism(kind: AcmeChallengeType) -> &'static str {
+    match kind {
+        AcmeChallengeType::Http01 => "HTTP-01",
+        AcmeChallengeType::Dns01 => "DNS-01",
+    }
+}
+
+/// The challenges of a request's order, as stored.
+async fn challenges_of(
+    context: &Context,
+    request: &CertificateRequest,
+) -> Result<Vec<Challenge>, ControllerError> {
+    let namespace = request.namespace().unwrap_or_default();
+    let prefix = format!("{}-", order_name(request));
+    let api: Api<Challenge> = Api::namespaced(context.client.clone(), &namespace);
+    Ok(api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|c| c.name_any().starts_with(&prefix))
+        .collect())
+}
+
+/// The tokens presented and self-checked so far, for the plugin's
+/// `presented-challenges`. Re-presents them first: after a restart the
+/// responder starts empty, while the order at the server goes on.
+pub async fn presented_tokens(
+    context: &Context,
+    request: &CertificateRequest,
+) -> Result<Vec<String>, ControllerError> {
+    let mut tokens = Vec::new();
+    for challenge in challenges_of(context, request).await? {
+        let status = challenge.status.clone().unwrap_or_default();
+        if status.state.is_some_and(AcmeState::is_final) {
+            continue;
+        }
+        if challenge.spec.type_ == AcmeChallengeType::Http01 {
+            context
+                .http01
+                .present(&challenge.spec.token, &challenge.spec.key);
+        }
+        if status.presented {
+            tokens.push(challenge.spec.token.clone());
+        }
+    }
+    Ok(tokens)
+}
+
+/// Presents one challenge and runs the self-check; `Ok` when the ACME
+/// server may now be asked to validate it.
+async fn present(context: &Context, challenge: &PluginChallenge) -> Result<(), SolverError> {
+    match challenge.challenge_type.as_str() {
+        "http-01" => {
+            if context.options.solvers.http01_address.is_none() {
+                return Err(SolverError::NoResponder);
+            }
+            context.http01.present(&challenge.token, &challenge.key);
+            self_check::http01(
+                &context.options.solvers,
+                &challenge.dns_name,
+                &challenge.token,
+                &challenge.key,
+            )
+            .await
+        }
+        other => Err(SolverError::Unsupported(other.to_uppercase())),
+    }
+}
+
+/// Writes the Order and its Challenges from the plugin's report, presents
+/// what is new; returns whether a challenge became ready for validation
+/// (the plugin should then be called again soon).
+pub async fn sync(
+    context: &Context,
+    request: &CertificateRequest,
+    reported: &PluginOrder,
+) -> Result<bool, ControllerError> {
+    let namespace = request.namespace().unwrap_or_default();
+    let name = order_name(request);
+    let orders: Api<Order> = Api::namespaced(context.client.clone(), &namespace);
+    let challenges: Api<Challenge> = Api::namespaced(context.client.clone(), &namespace);
+    let order = match orders.get_opt(&name).await? {
+        Some(order) => order,
+        None => {
+            let csr = crate::pki::parse_csr(&String::from_utf8_lossy(&request.spec.request.0)).ok();
+            let mut order = Order::new(
+                &name,
+                OrderSpec {
+                    request: request.spec.request.clone(),
+                    issuer_ref: request.spec.issuer_ref.clone(),
+                    common_name: csr.as_ref().and_then(|c| c.common_name.clone()),
+                    dns_names: csr
+                        .as_ref()
+                        .map(|c| c.dns_names.clone())
+                        .unwrap_or_default(),
+                    ip_addresses: csr
+                        .as_ref()
+                        .map(|c| c.ip_addresses.iter().map(ToString::to_string).collect())
+                        .unwrap_or_default(),
+                    duration: request.spec.duration.clone(),
+                    profile: None,
+                    replaces: None,
+                },
+            );
+            order.metadata.namespace = Some(namespace.clone());
+            order.metadata.owner_references = request.controller_owner_ref(&()).map(|o| vec![o]);
+            let created = orders.create(&PostParams::default(), &order).await?;
+            context
+                .recorder
+                .publish(
+                    request,
+                    "cert-manager-certificaterequests-issuer-acme",
+                    EventType::Normal,
+                    "OrderCreated",
+                    &format!("Created Order resource {namespace}/{name}"),
+                )
+                .await;
+            created
+        }
+    };
+
+    // The Order's status, as the plugin reports it.
+    let mut status = order.status.clone().unwrap_or_default();
+    let new_status = OrderStatus {
+        url: Some(reported.url.clone()),
+        finalize_url: Some(reported.finalize_url.clone()),
+        state: state(&reported.state),
+        reason: (!reported.reason.is_empty()).then(|| reported.reason.clone()),
+        authorizations: reported
+            .challenges
+            .iter()
+            .map(|c| AcmeAuthorization {
+                url: c.authorization_url.clone(),
+                identifier: Some(c.dns_name.clone()),
+                wildcard: Some(c.wildcard),
+                initial_state: None,
+                challenges: vec![AcmeChallenge {
+                    url: c.url.clone(),
+                    token: c.token.clone(),
+                    type_: c.challenge_type.clone(),
+                }],
+            })
+            .collect(),
+        ..status.clone()
+    };
+    if new_status != status {
+        status = new_status;
+        let mut updated = order.clone();
+        updated.status = Some(status);
+        orders
+            .replace_status(&name, &PostParams::default(), &updated)
+            .await?;
+    }
+
+    let mut ready_for_validation = false;
+    let owner = order.controller_owner_ref(&()).map(|o| vec![o]);
+    for reported in &reported.challenges {
+        let challenge_name = challenge_name(&name, reported);
+        let existing = challenges.get_opt(&challenge_name).await?;
+        let challenge = match existing {
+            Some(existing) => existing,
+            None => {
+                let solver: AcmeChallengeSolver =
+                    serde_json::from_str(&reported.solver_json).unwrap_or_default();
+                let mut challenge = Challenge::new(
+                    &challenge_name,
+                    ChallengeSpec {
+                        url: reported.url.clone(),
+                        authorization_url: reported.authorization_url.clone(),
+                        dns_name: reported.dns_name.clone(),
+                        wildcard: reported.wildcard,
+                        type_: challenge_type(&reported.challenge_type),
+                        token: reported.token.clone(),
+                        key: reported.key.clone(),
+                        solver,
+                        issuer_ref: request.spec.issuer_ref.clone(),
+                    },
+                );
+                challenge.metadata.namespace = Some(namespace.clone());
+                challenge.metadata.owner_references = owner.clone();
+                let created = challenges
+                    .create(&PostParams::default(), &challenge)
+                    .await?;
+                context
+                    .recorder
+                    .publish(
+                        &order,
+                        ORDERS,
+                        EventType::Normal,
+                        "Created",
+                        &format!(
+                            "Created Challenge resource \"{challenge_name}\" for domain \"{}\"",
+                            reported.dns_name
+                        ),
+                    )
+                    .await;
+                context
+                    .recorder
+                    .publish(
+                        &created,
+                        CHALLENGES,
+                        EventType::Normal,
+                        "Started",
+                        "Challenge scheduled for processing",
+                    )
+                    .await;
+                created
+            }
+        };
+        let mut status = challenge.status.clone().unwrap_or_default();
+        let before = status.clone();
+        let kind = challenge.spec.type_;
+        match state(&reported.state) {
+            Some(AcmeState::Valid) => {
+                if before.state != Some(AcmeState::Valid) {
+                    context
+                        .recorder
+                        .publish(
+                            &challenge,
+                            CHALLENGES,
+                            EventType::Normal,
+                            "DomainVerified",
+                            &format!(
+                                "Domain \"{}\" verified with \"{}\" validation",
+                                reported.dns_name,
+                                mechanism(kind)
+                            ),
+                        )
+                        .await;
+                }
+                status.state = Some(AcmeState::Valid);
+                status.processing = false;
+                status.reason = Some("Successfully authorized domain".to_owned());
+            }
+            Some(AcmeState::Invalid) => {
+                if before.state != Some(AcmeState::Invalid) {
+                    context
+                        .recorder
+                        .publish(
+                            &challenge,
+                            CHALLENGES,
+                            EventType::Warning,
+                            "Failed",
+                            &format!(
+                                "Accepting challenge authorization failed: {}",
+                                reported.reason
+                            ),
+                        )
+                        .await;
+                }
+                status.state = Some(AcmeState::Invalid);
+                status.processing = false;
+                status.reason = Some(reported.reason.clone());
+            }
+            reported_state => {
+                status.state = reported_state.or(Some(AcmeState::Pending));
+                status.processing = true;
+                if !status.presented {
+                    match present(context, reported).await {
+                        Ok(()) => {
+                            status.presented = true;
+                            status.presented_at = Some(to_time(time::OffsetDateTime::now_utc()));
+                            status.reason = Some(
+                                "Waiting for the ACME server to validate the challenge".to_owned(),
+                            );
+                            ready_for_validation = true;
+                            context
+                                .recorder
+                                .publish(
+                                    &challenge,
+                                    CHALLENGES,
+                                    EventType::Normal,
+                                    "Presented",
+                                    &format!(
+                                        "Presented challenge using {} challenge mechanism",
+                                        mechanism(kind)
+                                    ),
+                                )
+                                .await;
+                        }
+                        Err(err) => {
+                            if before.reason.as_deref() != Some(err.to_string().as_str()) {
+                                context
+                                    .recorder
+                                    .publish(
+                                        &challenge,
+                                        CHALLENGES,
+                                        EventType::Warning,
+                                        "PresentError",
+                                        &err.to_string(),
+                                    )
+                                    .await;
+                            }
+                            status.reason = Some(err.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        if status != before {
+            let mut updated = challenge.clone();
+            updated.status = Some(status);
+            challenges
+                .replace_status(&challenge_name, &PostParams::default(), &updated)
+                .await?;
+        }
+    }
+    Ok(ready_for_validation)
+}
+
+/// The request ended: the Order takes its final state (and the
+/// certificate), the solvers stop presenting, and the Challenges go.
+pub async fn finish(
+    context: &Context,
+    request: &CertificateRequest,
+    issued_chain: Option<&str>,
+    failure: Option<&str>,
+) -> Result<(), ControllerError> {
+    let namespace = request.namespace().unwrap_or_default();
+    let name = order_name(request);
+    let orders: Api<Order> = Api::namespaced(context.client.clone(), &namespace);
+    let Some(order) = orders.get_opt(&name).await? else {
+        return Ok(());
+    };
+    let challenges: Api<Challenge> = Api::namespaced(context.client.clone(), &namespace);
+    let mut seen = BTreeSet::new();
+    for challenge in challenges_of(context, request).await? {
+        context.http01.clean_up(&challenge.spec.token);
+        seen.insert(challenge.name_any());
+        let _ = challenges
+            .delete(&challenge.name_any(), &DeleteParams::default())
+            .await;
+    }
+    let mut status = order.status.clone().unwrap_or_default();
+    if status.state.is_some_and(AcmeState::is_final) {
+        return Ok(());
+    }
+    match (issued_chain, failure) {
+        (Some(chain), _) => {
+            status.state = Some(AcmeState::Valid);
+            status.certificate = Some(crate::api::Base64Bytes(chain.as_bytes().to_vec()));
+            status.reason = None;
+        }
+        (None, reason) => {
+            status.state = Some(AcmeState::Invalid);
+            status.reason = reason.map(str::to_owned);
+            status.failure_time = Some(to_time(time::OffsetDateTime::now_utc()));
+        }
+    }
+    let valid = status.state == Some(AcmeState::Valid);
+    let mut updated = order.clone();
+    updated.status = Some(status);
+    orders
+        .replace_status(&name, &PostParams::default(), &updated)
+        .await?;
+    let (kind, reason, message) = if valid {
+        (
+            EventType::Normal,
+            "Complete",
+            "Order completed successfully".to_owned(),
+        )
+    } else {
+        (
+            EventType::Warning,
+            "Failed",
+            format!("Order failed: {}", failure.unwrap_or("unknown")),
+        )
+    };
+    context
+        .recorder
+        .publish(&order, ORDERS, kind, reason, &message)
+        .await;
+    tracing::debug!(order = %name, challenges = seen.len(), "ACME order finished");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_stable_and_distinct() {
+        assert_eq!(short_hash("a"), short_hash("a"));
+        assert_ne!(short_hash("a"), short_hash("b"));
+        assert_eq!(short_hash(""), 0x811c_9dc5);
+    }
+}

@@ -1,0 +1,319 @@
+//! The seed's ACME story against a real Pebble (Debian `pebble`, started
+//! here on loopback) with `pebble-challtestsrv` as DNS: an Issuer pointing
+//! at Pebble, an annotated Ingress and a Certificate with several names, in
+//! `certwasm run`, driven with kubectl. Pebble validates HTTP-01 against
+//! certwasm's own solver (its `httpPort`); the self-check resolves names
+//! through challtestsrv (`--dns-nameservers`). The chain must verify
+//! against Pebble's root, fetched from its management API.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{Embedded, openssl_verify, text};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        text(&output)
+    );
+}
+
+/// Kills the process when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Pebble and its DNS, on free loopback ports.
+struct Pebble {
+    _pebble: Killed,
+    _dns: Killed,
+    directory: String,
+    management: u16,
+    dns_port: u16,
+    serving_ca: PathBuf,
+}
+
+impl Pebble {
+    fn start(dir: &Path, http_port: u16) -> Pebble {
+        assert!(
+            Path::new("/usr/bin/pebble").exists(),
+            "pebble not found: run scripts/setup (it installs Debian's pebble)"
+        );
+        // A serving CA and a leaf for 127.0.0.1: rustls refuses a
+        // self-signed CA certificate as a server's own.
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        let mut args = vec!["req", "-x509"];
+        args.extend(ec);
+        args.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"]);
+        args.extend(["-subj", "/CN=certwasm e2e Pebble serving CA"]);
+        openssl(dir, &args);
+        let mut args = vec!["req", "-new"];
+        args.extend(ec);
+        args.extend([
+            "-keyout",
+            "key.pem",
+            "-out",
+            "serve.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        openssl(dir, &args);
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "serve.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "cert.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+            ],
+        );
+        let (port, management, dns_port) = (free_port(), free_port(), free_port());
+        let dns = Command::new("pebble-challtestsrv")
+            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args(["-management", &format!("127.0.0.1:{}", free_port())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble-challtestsrv starts");
+        let config = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{port}"),
+            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "certificate": dir.join("cert.pem"),
+            "privateKey": dir.join("key.pem"),
+            "httpPort": http_port,
+            "tlsPort": free_port(),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+        }});
+        std::fs::write(dir.join("pebble.json"), config.to_string()).unwrap();
+        let log = std::fs::File::create(dir.join("pebble.log")).unwrap();
+        let pebble = Command::new("pebble")
+            .arg("-config")
+            .arg(dir.join("pebble.json"))
+            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}"), "-strict"])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("pebble starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pebble did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Pebble {
+            _pebble: Killed(pebble),
+            _dns: Killed(dns),
+            directory: format!("https://127.0.0.1:{port}/dir"),
+            management,
+            dns_port,
+            serving_ca: dir.join("ca.pem"),
+        }
+    }
+
+    /// Pebble's issuing root (regenerated at every start).
+    fn root(&self) -> Vec<u8> {
+        let output = Command::new("curl")
+            .args(["-sS", "--fail", "--cacert"])
+            .arg(&self.serving_ca)
+            .arg(format!("https://127.0.0.1:{}/roots/0", self.management))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        output.stdout
+    }
+}
+
+fn jsonpath(api: &Embedded, kind: &str, name: &str, path: &str) -> String {
+    api.kubectl_ok(&["get", kind, name, "-o", &format!("jsonpath={{{path}}}")])
+}
+
+#[test]
+fn seed_flow_issuer_ingress_certificate_order_challenge_secret_against_pebble() {
+    let dir = tempfile::tempdir().unwrap();
+    let solver_port = free_port();
+    let pebble = Pebble::start(dir.path(), solver_port);
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let solver = format!("127.0.0.1:{solver_port}");
+    let nameserver = format!("127.0.0.1:{}", pebble.dns_port);
+    let api = Embedded::start_with(
+        &data,
+        &[
+            "--http01-solver-address",
+            &solver,
+            "--http01-self-check-port",
+            &solver_port.to_string(),
+            "--dns-nameservers",
+            &nameserver,
+        ],
+    );
+    let ca_bundle = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(&pebble.serving_ca).unwrap());
+    api.apply_ok(&format!(
+        "apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata:
+  name: letsencrypt-staging
+  namespace: default
+spec:
+  acme:
+    server: {}
+    email: user@example.com
+    caBundle: {ca_bundle}
+    privateKeySecretRef:
+      name: letsencrypt-staging
+    solvers:
+    - http01:
+        ingress:
+          ingressClassName: nginx
+",
+        pebble.directory
+    ));
+    let issuer = api.kubectl_until(&["describe", "issuer", "letsencrypt-staging"], |out| {
+        out.contains("ACMEAccountRegistered")
+    });
+    assert!(
+        issuer.contains("The ACME account was registered with the ACME server"),
+        "{issuer}"
+    );
+    // The account key stays in the host, in the Secret the Issuer names.
+    let key = jsonpath(&api, "secret", "letsencrypt-staging", ".data.tls\\.key");
+    assert!(!key.is_empty());
+
+    // The seed: an Ingress annotated with the issuer, and a Certificate
+    // with several names.
+    api.apply_ok(
+        "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: shop
+  namespace: default
+  annotations:
+    cert-manager.io/issuer: letsencrypt-staging
+spec:
+  ingressClassName: nginx
+  tls:
+  - hosts: [shop.example.com]
+    secretName: shop-tls
+  rules:
+  - host: shop.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: shop
+            port:
+              number: 80
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: web
+  namespace: default
+spec:
+  secretName: web-tls
+  dnsNames: [www.example.com, api.example.com, example.com]
+  issuerRef:
+    name: letsencrypt-staging
+",
+    );
+    let root = pebble.root();
+    for (certificate, secret) in [("web", "web-tls"), ("shop-tls", "shop-tls")] {
+        api.kubectl_until(
+            &[
+                "get",
+                "certificate",
+                certificate,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+            |out| out.trim() == "True",
+        );
+        let chain = base64::engine::general_purpose::STANDARD
+            .decode(jsonpath(&api, "secret", secret, ".data.tls\\.crt").trim())
+            .unwrap();
+        let verified = openssl_verify(dir.path(), &root, &chain);
+        assert!(verified.contains(": OK"), "{certificate}: {verified}");
+    }
+
+    // The Order tells the story, and its Challenges are gone once done.
+    let orders = api.kubectl_ok(&["get", "orders"]);
+    assert!(orders.contains("valid"), "{orders}");
+    let order_name = api
+        .kubectl_ok(&["get", "orders", "-o", "name"])
+        .lines()
+        .find(|l| l.contains("/web-1-"))
+        .unwrap()
+        .to_owned();
+    let order = api.kubectl_ok(&["describe", &order_name]);
+    for expected in [
+        "Created Challenge resource",
+        "for domain \"www.example.com\"",
+        "Order completed successfully",
+        "Finalize URL:",
+    ] {
+        assert!(
+            order.contains(expected),
+            "{expected}: {order}\n{}",
+            api.kubectl_ok(&["get", "events", "-o", "wide"])
+        );
+    }
+    let request = api.kubectl_ok(&["describe", "certificaterequest", "web-1"]);
+    assert!(request.contains("OrderCreated"), "{request}");
+    api.kubectl_until(&["get", "challenges", "-o", "name"], |out| {
+        out.trim().is_empty()
+    });
+}
