@@ -60,7 +60,9 @@ struct Pebble {
 }
 
 impl Pebble {
-    fn start(dir: &Path, http_port: u16) -> Pebble {
+    /// Pebble validating HTTP-01 on `http_port`, rejecting
+    /// `nonce_reject` percent of nonces.
+    fn start(dir: &Path, http_port: u16, nonce_reject: u8) -> Pebble {
         assert!(
             Path::new("/usr/bin/pebble").exists(),
             "pebble not found: run scripts/setup (it installs Debian's pebble)"
@@ -142,6 +144,7 @@ impl Pebble {
             .arg(dir.join("pebble.json"))
             .args(["-dnsserver", &format!("127.0.0.1:{dns_port}"), "-strict"])
             .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", nonce_reject.to_string())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -178,11 +181,93 @@ fn jsonpath(api: &Embedded, kind: &str, name: &str, path: &str) -> String {
     api.kubectl_ok(&["get", kind, name, "-o", &format!("jsonpath={{{path}}}")])
 }
 
+/// A field of the first (only) object of a kind.
+fn only(api: &Embedded, kind: &str, path: &str) -> String {
+    api.kubectl_ok(&["get", kind, "-o", &format!("jsonpath={{.items[0]{path}}}")])
+}
+
+/// `certwasm run` on `data`, serving HTTP-01 on `solver_port` and
+/// self-checking on `self_check_port`, resolving through Pebble's DNS.
+fn certwasm_run(data: &Path, pebble: &Pebble, solver_port: u16, self_check_port: u16) -> Embedded {
+    std::fs::create_dir_all(data).unwrap();
+    let solver = format!("127.0.0.1:{solver_port}");
+    let nameserver = format!("127.0.0.1:{}", pebble.dns_port);
+    Embedded::start_with(
+        data,
+        &[
+            "--http01-solver-address",
+            &solver,
+            "--http01-self-check-port",
+            &self_check_port.to_string(),
+            "--dns-nameservers",
+            &nameserver,
+        ],
+    )
+}
+
+/// An Issuer for Pebble (HTTP-01 solver) and a Certificate for `names`.
+fn issuer_and_certificate(pebble: &Pebble, certificate: &str, names: &str) -> String {
+    let ca_bundle = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(&pebble.serving_ca).unwrap());
+    format!(
+        "apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata:
+  name: letsencrypt-staging
+  namespace: default
+spec:
+  acme:
+    server: {}
+    email: user@example.com
+    caBundle: {ca_bundle}
+    privateKeySecretRef:
+      name: letsencrypt-staging
+    solvers:
+    - http01:
+        ingress:
+          ingressClassName: nginx
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: {certificate}
+  namespace: default
+spec:
+  secretName: {certificate}-tls
+  dnsNames: {names}
+  issuerRef:
+    name: letsencrypt-staging
+",
+        pebble.directory
+    )
+}
+
+fn wait_ready(api: &Embedded, certificate: &str) {
+    api.kubectl_until(
+        &[
+            "get",
+            "certificate",
+            certificate,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+        |out| out.trim() == "True",
+    );
+}
+
+fn verify_against_pebble(api: &Embedded, dir: &Path, pebble: &Pebble, secret: &str) {
+    let chain = base64::engine::general_purpose::STANDARD
+        .decode(jsonpath(api, "secret", secret, ".data.tls\\.crt").trim())
+        .unwrap();
+    let verified = openssl_verify(dir, &pebble.root(), &chain);
+    assert!(verified.contains(": OK"), "{secret}: {verified}");
+}
+
 #[test]
 fn seed_flow_issuer_ingress_certificate_order_challenge_secret_against_pebble() {
     let dir = tempfile::tempdir().unwrap();
     let solver_port = free_port();
-    let pebble = Pebble::start(dir.path(), solver_port);
+    let pebble = Pebble::start(dir.path(), solver_port, 5);
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let solver = format!("127.0.0.1:{solver_port}");
@@ -316,4 +401,99 @@ spec:
     api.kubectl_until(&["get", "challenges", "-o", "name"], |out| {
         out.trim().is_empty()
     });
+}
+
+#[test]
+fn half_of_all_nonces_rejected_still_issues() {
+    let dir = tempfile::tempdir().unwrap();
+    let solver_port = free_port();
+    let pebble = Pebble::start(dir.path(), solver_port, 50);
+    let api = certwasm_run(&dir.path().join("data"), &pebble, solver_port, solver_port);
+    api.apply_ok(&issuer_and_certificate(
+        &pebble,
+        "nonces",
+        "[a.example.com, b.example.com]",
+    ));
+    wait_ready(&api, "nonces");
+    verify_against_pebble(&api, dir.path(), &pebble, "nonces-tls");
+}
+
+#[test]
+fn an_unreachable_solver_fails_the_order_and_the_certificate_says_why_and_backs_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let solver_port = free_port();
+    // Pebble validates on a port nobody serves; the self-check (on the
+    // solver's own port) passes, so the server is asked and says no.
+    let pebble = Pebble::start(dir.path(), free_port(), 5);
+    let api = certwasm_run(&dir.path().join("data"), &pebble, solver_port, solver_port);
+    api.apply_ok(&issuer_and_certificate(
+        &pebble,
+        "lost",
+        "[lost.example.com]",
+    ));
+    let described = api.kubectl_until(&["describe", "certificate", "lost"], |out| {
+        out.contains("The certificate request has failed to complete and will be retried")
+    });
+    assert!(described.contains("Failed"), "{described}");
+    let attempts = jsonpath(
+        &api,
+        "certificate",
+        "lost",
+        ".status.failedIssuanceAttempts",
+    );
+    assert_eq!(attempts.trim(), "1");
+    assert!(!jsonpath(&api, "certificate", "lost", ".status.lastFailureTime").is_empty());
+    let state = only(&api, "orders", ".status.state");
+    assert_eq!(
+        state.trim(),
+        "invalid",
+        "{}",
+        api.kubectl_ok(&["describe", "orders"])
+    );
+    let reason = jsonpath(
+        &api,
+        "certificaterequest",
+        "lost-1",
+        ".status.conditions[?(@.type==\"Ready\")].message",
+    );
+    assert!(
+        reason.contains("invalid") || reason.contains("connection"),
+        "{reason}"
+    );
+    // Backing off: no second request within the first hour.
+    std::thread::sleep(Duration::from_secs(2));
+    let requests = api.kubectl_ok(&["get", "certificaterequests", "-o", "name"]);
+    assert_eq!(requests.lines().count(), 1, "{requests}");
+}
+
+#[test]
+fn a_kill_9_mid_order_resumes_the_same_order_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let solver_port = free_port();
+    let pebble = Pebble::start(dir.path(), solver_port, 5);
+    let data = dir.path().join("data");
+    // First run: the self-check looks at a dead port, so the challenge is
+    // presented but never handed to the server; the order stays pending.
+    let api = certwasm_run(&data, &pebble, solver_port, free_port());
+    api.apply_ok(&issuer_and_certificate(
+        &pebble,
+        "resumed",
+        "[resumed.example.com]",
+    ));
+    let challenge = api.kubectl_until(&["describe", "challenges"], |out| {
+        out.contains("Waiting for HTTP-01 challenge propagation")
+    });
+    assert!(challenge.contains("PresentError"), "{challenge}");
+    let url_before = only(&api, "orders", ".status.url");
+    assert!(url_before.contains("/my-order/"), "{url_before}");
+    api.kill9();
+
+    // Second run on the same data: the same order goes on to valid.
+    let api = certwasm_run(&data, &pebble, solver_port, solver_port);
+    wait_ready(&api, "resumed");
+    verify_against_pebble(&api, dir.path(), &pebble, "resumed-tls");
+    let orders = api.kubectl_ok(&["get", "orders", "-o", "name"]);
+    assert_eq!(orders.lines().count(), 1, "{orders}");
+    assert_eq!(only(&api, "orders", ".status.url"), url_before);
+    assert_eq!(only(&api, "orders", ".status.state").trim(), "valid");
 }
