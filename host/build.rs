@@ -10,6 +10,7 @@ use std::path::Path;
 const BUNDLED: &[(&str, &str)] = &[
     ("selfsigned", "certwasm-plugin-selfsigned"),
     ("ca", "certwasm-plugin-ca"),
+    ("vault", "certwasm-plugin-vault"),
 ];
 
 fn main() {

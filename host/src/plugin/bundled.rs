@@ -25,6 +25,11 @@ pub const BUNDLED: &[BundledPlugin] = &[
         issuer_type: "ca",
         wasm: include_bytes!(env!("CERTWASM_BUNDLED_CA")),
     },
+    BundledPlugin {
+        name: "vault",
+        issuer_type: "vault",
+        wasm: include_bytes!(env!("CERTWASM_BUNDLED_VAULT")),
+    },
 ];
 
 /// Looks a bundled plugin up by name.
