@@ -202,14 +202,14 @@ pub fn error_messages(body: &[u8]) -> Vec<String> {
         return errors
             .iter()
             .map(|e| match e {
-                Value::String(s) => s.clone(),
+                Value::String(s) => one_line(s),
                 other => other.to_string(),
             })
             .filter(|e| !e.is_empty())
             .collect();
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+    let text = one_line(&String::from_utf8_lossy(body));
+    let text = text.as_str();
     if text.is_empty() {
         return Vec::new();
     }
@@ -218,6 +218,13 @@ pub fn error_messages(body: &[u8]) -> Vec<String> {
         end -= 1;
     }
     vec![text[..end].to_owned()]
+}
+
+/// A message on one line: Vault nests multi-error text with newlines and
+/// tabs (`1 error occurred:\n\t* permission denied\n\n`), which a
+/// condition message should not carry.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The JSON of a successful response, or Vault's error.

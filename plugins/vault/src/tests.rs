@@ -621,6 +621,10 @@ mod wire {
             ["<html>bad gateway</html>"]
         );
         assert!(error_messages(b"").is_empty());
+        assert_eq!(
+            error_messages(br#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#),
+            ["1 error occurred: * permission denied"]
+        );
         let long = "x".repeat(2000);
         assert_eq!(error_messages(long.as_bytes())[0].len(), 512);
     }
