@@ -11,6 +11,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("selfsigned", "certwasm-plugin-selfsigned"),
     ("ca", "certwasm-plugin-ca"),
     ("acme", "certwasm-plugin-acme"),
+    ("vault", "certwasm-plugin-vault"),
 ];
 
 fn main() {

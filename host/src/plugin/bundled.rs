@@ -30,6 +30,11 @@ pub const BUNDLED: &[BundledPlugin] = &[
         issuer_type: "acme",
         wasm: include_bytes!(env!("CERTWASM_BUNDLED_ACME")),
     },
+    BundledPlugin {
+        name: "vault",
+        issuer_type: "vault",
+        wasm: include_bytes!(env!("CERTWASM_BUNDLED_VAULT")),
+    },
 ];
 
 /// Looks a bundled plugin up by name.

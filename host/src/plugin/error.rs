@@ -25,6 +25,6 @@ pub enum PluginError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("no bundled plugin is called {0:?} (bundled: selfsigned, ca)")]
+    #[error("no bundled plugin is called {0:?} (bundled: selfsigned, ca, vault)")]
     UnknownBundled(String),
 }
