@@ -643,3 +643,22 @@ pub async fn run(context: Arc<Context>) {
         .run(reconcile, error_policy, context);
     drain("certificaterequests", &metrics, stream).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_plugin_waits_until_its_next_call() {
+        let now = time::macros::datetime!(2026-11-23 12:00 UTC);
+        let at =
+            |offset_ms: i64| (now + time::Duration::milliseconds(offset_ms)).unix_timestamp_nanos();
+        assert_eq!(wait_before_next_call(None, now), None);
+        assert_eq!(
+            wait_before_next_call(Some(at(1500)), now),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(wait_before_next_call(Some(at(0)), now), None);
+        assert_eq!(wait_before_next_call(Some(at(-10)), now), None);
+    }
+}

@@ -1,0 +1,228 @@
+//! The certificate lifecycle at scale in `certwasm run`: N Certificates
+//! (CA issuer, ECDSA P-256) applied at once until every one is Ready.
+//!
+//! `cargo bench -p certwasm --bench lifecycle [-- --certificates N --concurrency C]`
+//!
+//! Starts `certwasm run` with a SelfSigned → CA chain, waits for the CA
+//! Issuer, then creates N Certificates (C creates in flight) and watches
+//! them; prints the wall time from the first create to the last Ready, the
+//! per-certificate latency (create sent → Ready seen) p50/p99, and the
+//! process's resident memory (VmRSS at the end, VmHWM peak).
+
+// A benchmark is a test harness: a failed unwrap is a failed run.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use certwasm::api::{Certificate, Issuer};
+use futures_util::{StreamExt, TryStreamExt};
+use kube::api::PostParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Config, ResourceExt};
+use serde_json::json;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn is_ready(certificate: &Certificate) -> bool {
+    certificate.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == certwasm::api::ConditionStatus::True)
+    })
+}
+
+const CA_CHAIN: &str = "apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned, namespace: default}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: bench-ca, namespace: default}
+spec:
+  isCA: true
+  commonName: certwasm bench CA
+  secretName: bench-ca
+  privateKey: {algorithm: ECDSA, size: 256}
+  issuerRef: {name: selfsigned}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: ca, namespace: default}
+spec:
+  ca: {secretName: bench-ca}
+";
+
+fn main() {
+    let count = arg("--certificates", 1_000);
+    let concurrency = arg("--concurrency", 32);
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(manifests.join("ca.yaml"), CA_CHAIN).unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certwasm"))
+        .args(["run", "--api-address", "127.0.0.1:0"])
+        .args([
+            "--metrics-listen-address",
+            "off",
+            "--http01-solver-address",
+            "off",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--manifests")
+        .arg(&manifests)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("API ready") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let kubeconfig = Kubeconfig::read_from(data.join("kubeconfig")).unwrap();
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .unwrap();
+        let client = Client::try_from(config).unwrap();
+        let issuers: Api<Issuer> = Api::namespaced(client.clone(), "default");
+        let started = Instant::now();
+        loop {
+            let ready = issuers
+                .get_opt("ca")
+                .await
+                .unwrap()
+                .is_some_and(|i| i.status.is_some_and(|s| s.is_ready()));
+            if ready {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "CA issuer never Ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let certificates: Api<Certificate> = Api::namespaced(client.clone(), "default");
+        let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+        let watch = {
+            let sent = Arc::clone(&sent);
+            let latencies = Arc::clone(&latencies);
+            let certificates = certificates.clone();
+            tokio::spawn(async move {
+                let mut done = std::collections::HashSet::new();
+                let mut events = watcher(certificates, watcher::Config::default())
+                    .applied_objects()
+                    .boxed();
+                while let Some(certificate) = events.try_next().await.unwrap() {
+                    let name = certificate.name_any();
+                    if !name.starts_with("leaf-") || !is_ready(&certificate) {
+                        continue;
+                    }
+                    if let Some(at) = sent.lock().unwrap().get(&name).copied()
+                        && done.insert(name)
+                    {
+                        latencies.lock().unwrap().push(at.elapsed());
+                        if done.len() == count {
+                            return;
+                        }
+                    }
+                }
+            })
+        };
+
+        let first_create = Instant::now();
+        futures_util::stream::iter(0..count)
+            .for_each_concurrent(concurrency, |i| {
+                let certificates = certificates.clone();
+                let sent = Arc::clone(&sent);
+                async move {
+                    let name = format!("leaf-{i}");
+                    let certificate: Certificate = serde_json::from_value(json!({
+                        "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                        "metadata": {"name": name, "namespace": "default"},
+                        "spec": {
+                            "secretName": format!("{name}-tls"),
+                            "dnsNames": [format!("{name}.example.com")],
+                            "privateKey": {"algorithm": "ECDSA", "size": 256},
+                            "issuerRef": {"name": "ca"}
+                        }
+                    }))
+                    .unwrap();
+                    sent.lock().unwrap().insert(name, Instant::now());
+                    certificates
+                        .create(&PostParams::default(), &certificate)
+                        .await
+                        .unwrap();
+                }
+            })
+            .await;
+        let created = first_create.elapsed();
+        watch.await.unwrap();
+        let wall = first_create.elapsed();
+        let mut latencies = latencies.lock().unwrap().clone();
+        latencies.sort();
+        println!("{count} Certificates (CA issuer, ECDSA P-256), {concurrency} creates in flight");
+        println!("  all created in {:.2} s", created.as_secs_f64());
+        println!(
+            "  all Ready in {:.2} s ({:.0}/s)",
+            wall.as_secs_f64(),
+            count as f64 / wall.as_secs_f64()
+        );
+        println!(
+            "  per-certificate latency: p50 {:.0} ms, p99 {:.0} ms",
+            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3
+        );
+        println!(
+            "  certwasm run memory: VmRSS {} MiB, VmHWM (peak) {} MiB",
+            memory_kib(pid, "VmRSS:") / 1024,
+            memory_kib(pid, "VmHWM:") / 1024
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
