@@ -177,10 +177,6 @@ impl Pebble {
     }
 }
 
-fn jsonpath(api: &Embedded, kind: &str, name: &str, path: &str) -> String {
-    api.kubectl_ok(&["get", kind, name, "-o", &format!("jsonpath={{{path}}}")])
-}
-
 /// A field of the first (only) object of a kind.
 fn only(api: &Embedded, kind: &str, path: &str) -> String {
     api.kubectl_ok(&["get", kind, "-o", &format!("jsonpath={{.items[0]{path}}}")])
@@ -242,22 +238,9 @@ spec:
     )
 }
 
-fn wait_ready(api: &Embedded, certificate: &str) {
-    api.kubectl_until(
-        &[
-            "get",
-            "certificate",
-            certificate,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ],
-        |out| out.trim() == "True",
-    );
-}
-
 fn verify_against_pebble(api: &Embedded, dir: &Path, pebble: &Pebble, secret: &str) {
     let chain = base64::engine::general_purpose::STANDARD
-        .decode(jsonpath(api, "secret", secret, ".data.tls\\.crt").trim())
+        .decode(api.jsonpath("secret", secret, ".data.tls\\.crt").trim())
         .unwrap();
     let verified = openssl_verify(dir, &pebble.root(), &chain);
     assert!(verified.contains(": OK"), "{secret}: {verified}");
@@ -268,42 +251,12 @@ fn seed_flow_issuer_ingress_certificate_order_challenge_secret_against_pebble() 
     let dir = tempfile::tempdir().unwrap();
     let solver_port = free_port();
     let pebble = Pebble::start(dir.path(), solver_port, 5);
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let solver = format!("127.0.0.1:{solver_port}");
-    let nameserver = format!("127.0.0.1:{}", pebble.dns_port);
-    let api = Embedded::start_with(
-        &data,
-        &[
-            "--http01-solver-address",
-            &solver,
-            "--http01-self-check-port",
-            &solver_port.to_string(),
-            "--dns-nameservers",
-            &nameserver,
-        ],
-    );
-    let ca_bundle = base64::engine::general_purpose::STANDARD
-        .encode(std::fs::read(&pebble.serving_ca).unwrap());
-    api.apply_ok(&format!(
-        "apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata:
-  name: letsencrypt-staging
-  namespace: default
-spec:
-  acme:
-    server: {}
-    email: user@example.com
-    caBundle: {ca_bundle}
-    privateKeySecretRef:
-      name: letsencrypt-staging
-    solvers:
-    - http01:
-        ingress:
-          ingressClassName: nginx
-",
-        pebble.directory
+    let api = certwasm_run(&dir.path().join("data"), &pebble, solver_port, solver_port);
+    // The Issuer, and a Certificate with several names.
+    api.apply_ok(&issuer_and_certificate(
+        &pebble,
+        "web",
+        "[www.example.com, api.example.com, example.com]",
     ));
     let issuer = api.kubectl_until(&["describe", "issuer", "letsencrypt-staging"], |out| {
         out.contains("ACMEAccountRegistered")
@@ -313,11 +266,10 @@ spec:
         "{issuer}"
     );
     // The account key stays in the host, in the Secret the Issuer names.
-    let key = jsonpath(&api, "secret", "letsencrypt-staging", ".data.tls\\.key");
+    let key = api.jsonpath("secret", "letsencrypt-staging", ".data.tls\\.key");
     assert!(!key.is_empty());
 
-    // The seed: an Ingress annotated with the issuer, and a Certificate
-    // with several names.
+    // The seed: an Ingress annotated with the issuer.
     api.apply_ok(
         "apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -342,17 +294,6 @@ spec:
             name: shop
             port:
               number: 80
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata:
-  name: web
-  namespace: default
-spec:
-  secretName: web-tls
-  dnsNames: [www.example.com, api.example.com, example.com]
-  issuerRef:
-    name: letsencrypt-staging
 ",
     );
     let root = pebble.root();
@@ -368,7 +309,7 @@ spec:
             |out| out.trim() == "True",
         );
         let chain = base64::engine::general_purpose::STANDARD
-            .decode(jsonpath(&api, "secret", secret, ".data.tls\\.crt").trim())
+            .decode(api.jsonpath("secret", secret, ".data.tls\\.crt").trim())
             .unwrap();
         let verified = openssl_verify(dir.path(), &root, &chain);
         assert!(verified.contains(": OK"), "{certificate}: {verified}");
@@ -414,7 +355,7 @@ fn half_of_all_nonces_rejected_still_issues() {
         "nonces",
         "[a.example.com, b.example.com]",
     ));
-    wait_ready(&api, "nonces");
+    api.wait_ready("nonces");
     verify_against_pebble(&api, dir.path(), &pebble, "nonces-tls");
 }
 
@@ -435,14 +376,12 @@ fn an_unreachable_solver_fails_the_order_and_the_certificate_says_why_and_backs_
         out.contains("The certificate request has failed to complete and will be retried")
     });
     assert!(described.contains("Failed"), "{described}");
-    let attempts = jsonpath(
-        &api,
-        "certificate",
-        "lost",
-        ".status.failedIssuanceAttempts",
-    );
+    let attempts = api.jsonpath("certificate", "lost", ".status.failedIssuanceAttempts");
     assert_eq!(attempts.trim(), "1");
-    assert!(!jsonpath(&api, "certificate", "lost", ".status.lastFailureTime").is_empty());
+    assert!(
+        !api.jsonpath("certificate", "lost", ".status.lastFailureTime")
+            .is_empty()
+    );
     let state = only(&api, "orders", ".status.state");
     assert_eq!(
         state.trim(),
@@ -450,8 +389,7 @@ fn an_unreachable_solver_fails_the_order_and_the_certificate_says_why_and_backs_
         "{}",
         api.kubectl_ok(&["describe", "orders"])
     );
-    let reason = jsonpath(
-        &api,
+    let reason = api.jsonpath(
         "certificaterequest",
         "lost-1",
         ".status.conditions[?(@.type==\"Ready\")].message",
@@ -490,7 +428,7 @@ fn a_kill_9_mid_order_resumes_the_same_order_after_restart() {
 
     // Second run on the same data: the same order goes on to valid.
     let api = certwasm_run(&data, &pebble, solver_port, solver_port);
-    wait_ready(&api, "resumed");
+    api.wait_ready("resumed");
     verify_against_pebble(&api, dir.path(), &pebble, "resumed-tls");
     let orders = api.kubectl_ok(&["get", "orders", "-o", "name"]);
     assert_eq!(orders.lines().count(), 1, "{orders}");

@@ -66,14 +66,9 @@ spec:
     )
 }
 
-/// A field of an object, through kubectl's jsonpath.
-fn jsonpath(api: &Embedded, kind: &str, name: &str, path: &str) -> String {
-    api.kubectl_ok(&["get", kind, name, "-o", &format!("jsonpath={{{path}}}")])
-}
-
 fn secret_field(api: &Embedded, secret: &str, field: &str) -> Vec<u8> {
     let escaped = field.replace('.', "\\.");
-    let encoded = jsonpath(api, "secret", secret, &format!(".data.{escaped}"));
+    let encoded = api.jsonpath("secret", secret, &format!(".data.{escaped}"));
     base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .unwrap()
@@ -83,19 +78,6 @@ fn wait_exists(api: &Embedded, kind: &str, name: &str) {
     api.kubectl_until(
         &["get", kind, name, "-o", "jsonpath={.metadata.name}"],
         |out| out.trim() == name,
-    );
-}
-
-fn wait_ready(api: &Embedded, certificate: &str) {
-    api.kubectl_until(
-        &[
-            "get",
-            "certificate",
-            certificate,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ],
-        |out| out.trim() == "True",
     );
 }
 
@@ -110,7 +92,7 @@ fn wait_revision(api: &Embedded, certificate: &str, revision: u32) {
         ],
         |out| out.trim() == revision.to_string(),
     );
-    wait_ready(api, certificate);
+    api.wait_ready(certificate);
 }
 
 fn openssl_text(dir: &std::path::Path, pem: &[u8]) -> String {
@@ -129,7 +111,7 @@ fn ca_chain_issues_every_key_type_and_san_kind_and_openssl_verifies_them() {
     let dir = tempfile::tempdir().unwrap();
     let api = Embedded::start(dir.path());
     api.apply_ok(CA_CHAIN);
-    wait_ready(&api, "root-ca");
+    api.wait_ready("root-ca");
     api.kubectl_until(
         &[
             "get",
@@ -171,7 +153,7 @@ fn ca_chain_issues_every_key_type_and_san_kind_and_openssl_verifies_them() {
         api.apply_ok(&leaf(name, key, sans));
     }
     for (name, _, _, key_type) in &leaves {
-        wait_ready(&api, name);
+        api.wait_ready(name);
         let secret = format!("{name}-tls");
         let chain = secret_field(&api, &secret, "tls.crt");
         let ca = secret_field(&api, &secret, "ca.crt");
@@ -185,7 +167,7 @@ fn ca_chain_issues_every_key_type_and_san_kind_and_openssl_verifies_them() {
             "{name}: {details}"
         );
         assert_eq!(
-            jsonpath(&api, "secret", &secret, ".type"),
+            api.jsonpath("secret", &secret, ".type"),
             "kubernetes.io/tls"
         );
     }
@@ -201,7 +183,7 @@ fn ca_chain_issues_every_key_type_and_san_kind_and_openssl_verifies_them() {
         assert!(sans.contains(expected), "{expected} missing: {sans}");
     }
     // cert-manager's annotations on the Secret.
-    let annotations = jsonpath(&api, "secret", "sans-tls", ".metadata.annotations");
+    let annotations = api.jsonpath("secret", "sans-tls", ".metadata.annotations");
     for expected in [
         "\"cert-manager.io/ip-sans\":\"192.0.2.10,2001:db8::1\"",
         "\"cert-manager.io/uri-sans\":\"spiffe://example.com/ns/default/sa/web\"",
@@ -339,7 +321,7 @@ fn reissues_on_deleted_secret_changed_names_and_renew_and_never_rotation_keeps_t
     assert!(!requests.contains("web-1"), "{requests}");
 
     // `certwasm renew` issues again now; Ready stays True meanwhile.
-    let serial_before = jsonpath(&api, "secret", "web-tls", ".data.tls\\.crt");
+    let serial_before = api.jsonpath("secret", "web-tls", ".data.tls\\.crt");
     let renewed = api.certwasm(&["renew", "web", "pinned"]);
     assert!(renewed.status.success(), "{}", text(&renewed));
     assert!(
@@ -349,11 +331,10 @@ fn reissues_on_deleted_secret_changed_names_and_renew_and_never_rotation_keeps_t
     );
     wait_revision(&api, "web", 4);
     assert_ne!(
-        jsonpath(&api, "secret", "web-tls", ".data.tls\\.crt"),
+        api.jsonpath("secret", "web-tls", ".data.tls\\.crt"),
         serial_before
     );
-    let ready = jsonpath(
-        &api,
+    let ready = api.jsonpath(
         "certificate",
         "web",
         ".status.conditions[?(@.type==\"Ready\")].reason",

@@ -142,6 +142,25 @@ impl Embedded {
         }
     }
 
+    /// A field of an object, through kubectl's jsonpath.
+    pub fn jsonpath(&self, kind: &str, name: &str, path: &str) -> String {
+        self.kubectl_ok(&["get", kind, name, "-o", &format!("jsonpath={{{path}}}")])
+    }
+
+    /// Waits until a Certificate is Ready=True.
+    pub fn wait_ready(&self, certificate: &str) {
+        self.kubectl_until(
+            &[
+                "get",
+                "certificate",
+                certificate,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+            |out| out.trim() == "True",
+        );
+    }
+
     /// Runs a `certwasm` verb (renew, status, inspect, approve, ...) with
     /// this server's kubeconfig.
     pub fn certwasm(&self, args: &[&str]) -> Output {

@@ -23,6 +23,7 @@
 //!
 //! See the crate's README for a complete plugin in twenty lines.
 
+pub mod calendar;
 pub mod config;
 mod error;
 pub mod host;
