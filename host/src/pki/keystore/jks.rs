@@ -224,7 +224,7 @@ mod tests {
         let mut check = Sha1::new();
         check.update(password.as_slice());
         check.update(&key);
-        assert_eq!(&protected[20 + key.len()..], check.finalize().as_slice());
+        assert_eq!(&protected[20 + key.len()..], &check.finalize()[..]);
     }
 
     #[test]
@@ -247,6 +247,6 @@ mod tests {
         d.update([0, b'p', 0, b'w']);
         d.update(INTEGRITY_SALT);
         d.update(body);
-        assert_eq!(tag, d.finalize().as_slice());
+        assert_eq!(tag, &d.finalize()[..]);
     }
 }
