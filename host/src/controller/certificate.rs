@@ -30,7 +30,7 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::events::EventType;
-use super::{Context, ControllerError, ERROR_REQUEUE, drain};
+use super::{Context, ControllerError, ERROR_REQUEUE, drain, secret_outputs};
 use crate::api::defaults::{effective_private_key, effective_revision_history_limit};
 use crate::api::{
     Base64Bytes, Certificate, CertificateCondition, CertificateRequest, CertificateRequestSpec,
@@ -217,7 +217,8 @@ async fn reconcile(
         .map(|c| Trigger::manual(c.message.clone().unwrap_or_default()))
         .filter(|_| evaluation.trigger.is_none());
     let Some(trigger) = evaluation.trigger.or(in_progress) else {
-        // Up to date.
+        // Up to date; the extra outputs follow the spec without re-issuing.
+        secret_outputs::refresh(&context, &certificate, secret.as_ref()).await?;
         let ready = condition(
             &status.conditions,
             "Ready",
@@ -558,6 +559,14 @@ async fn issue_secret(
     if let Some(ca) = request_status.ca {
         data.insert("ca.crt".to_owned(), ByteString(ca.0));
     }
+    let pem = |key: &str| data.get(key).map(|b| b.0.as_slice());
+    let material = secret_outputs::Material {
+        key_pem: pem("tls.key").unwrap_or_default(),
+        chain_pem: pem("tls.crt").unwrap_or_default(),
+        ca_pem: pem("ca.crt"),
+    };
+    let extra = secret_outputs::extra_data(context, certificate, material).await?;
+    data.extend(extra);
     let mut annotations = existing
         .as_ref()
         .map(|s| s.annotations().clone())
@@ -572,7 +581,7 @@ async fn issue_secret(
         Some(mut secret) => {
             // Keep whatever else the Secret holds; replace the TLS data.
             let mut merged = secret.data.take().unwrap_or_default();
-            merged.extend(data);
+            secret_outputs::merge(&mut merged, data);
             secret.data = Some(merged);
             secret.type_ = Some("kubernetes.io/tls".to_owned());
             secret.metadata.annotations = Some(annotations);

@@ -14,6 +14,7 @@ pub mod ingress_shim;
 pub mod issuer;
 pub mod leader;
 pub mod plugins;
+pub mod secret_outputs;
 pub mod secrets;
 
 use std::sync::Arc;

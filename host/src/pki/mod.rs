@@ -8,6 +8,7 @@
 mod cert;
 mod csr;
 mod key;
+pub mod keystore;
 mod name;
 mod public_key;
 mod usage;

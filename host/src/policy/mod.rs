@@ -8,6 +8,7 @@
 pub mod conditions;
 pub mod ingress;
 pub mod lease;
+pub mod outputs;
 pub mod renewal;
 pub mod request;
 pub mod secret;
