@@ -6,6 +6,8 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod pebble;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

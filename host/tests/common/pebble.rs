@@ -1,0 +1,174 @@
+//! A real Pebble (Debian `pebble`) and `pebble-challtestsrv` on free
+//! loopback ports, for the ACME tests and benchmarks: Pebble validates
+//! HTTP-01 on the port it is given, and challtestsrv answers every name
+//! with 127.0.0.1.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::text;
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        text(&output)
+    );
+}
+
+/// Kills the process when the test ends, however it ends.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Pebble and its DNS, on free loopback ports.
+pub struct Pebble {
+    _pebble: Killed,
+    _dns: Killed,
+    /// The ACME directory URL.
+    pub directory: String,
+    /// The management API port (roots).
+    pub management: u16,
+    /// pebble-challtestsrv's DNS port (every name is 127.0.0.1).
+    pub dns_port: u16,
+    /// The CA of Pebble's serving certificate (an Issuer's caBundle).
+    pub serving_ca: PathBuf,
+}
+
+impl Pebble {
+    /// Pebble validating HTTP-01 on `http_port`, rejecting
+    /// `nonce_reject` percent of nonces.
+    pub fn start(dir: &Path, http_port: u16, nonce_reject: u8) -> Pebble {
+        assert!(
+            Path::new("/usr/bin/pebble").exists(),
+            "pebble not found: run scripts/setup (it installs Debian's pebble)"
+        );
+        // A serving CA and a leaf for 127.0.0.1: rustls refuses a
+        // self-signed CA certificate as a server's own.
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        let mut args = vec!["req", "-x509"];
+        args.extend(ec);
+        args.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"]);
+        args.extend(["-subj", "/CN=certwasm e2e Pebble serving CA"]);
+        openssl(dir, &args);
+        let mut args = vec!["req", "-new"];
+        args.extend(ec);
+        args.extend([
+            "-keyout",
+            "key.pem",
+            "-out",
+            "serve.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        openssl(dir, &args);
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "serve.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "cert.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+            ],
+        );
+        let (port, management, dns_port) = (free_port(), free_port(), free_port());
+        let dns = Command::new("pebble-challtestsrv")
+            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args(["-management", &format!("127.0.0.1:{}", free_port())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble-challtestsrv starts");
+        let config = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{port}"),
+            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "certificate": dir.join("cert.pem"),
+            "privateKey": dir.join("key.pem"),
+            "httpPort": http_port,
+            "tlsPort": free_port(),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+        }});
+        std::fs::write(dir.join("pebble.json"), config.to_string()).unwrap();
+        let log = std::fs::File::create(dir.join("pebble.log")).unwrap();
+        let pebble = Command::new("pebble")
+            .arg("-config")
+            .arg(dir.join("pebble.json"))
+            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}"), "-strict"])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", nonce_reject.to_string())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("pebble starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pebble did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Pebble {
+            _pebble: Killed(pebble),
+            _dns: Killed(dns),
+            directory: format!("https://127.0.0.1:{port}/dir"),
+            management,
+            dns_port,
+            serving_ca: dir.join("ca.pem"),
+        }
+    }
+
+    /// Pebble's issuing root (regenerated at every start).
+    pub fn root(&self) -> Vec<u8> {
+        let output = Command::new("curl")
+            .args(["-sS", "--fail", "--cacert"])
+            .arg(&self.serving_ca)
+            .arg(format!("https://127.0.0.1:{}/roots/0", self.management))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        output.stdout
+    }
+}
