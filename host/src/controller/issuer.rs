@@ -243,6 +243,16 @@ fn error_policy<K>(_: Arc<K>, error: &ControllerError, _: Arc<Context>) -> Actio
     Action::requeue(ERROR_REQUEUE)
 }
 
+/// Whether an issuer's spec names the Secret `name` (`secretName`, or the
+/// `name` of any `...SecretRef`): only those issuers are re-checked when it
+/// changes, not every issuer of the namespace at every Secret write (a
+/// busy namespace writes a Secret per issuance).
+fn references(spec: &IssuerSpec, name: &str) -> bool {
+    serde_json::to_value(spec)
+        .map(|spec| crate::plugin::secrets::referenced_secrets(&spec).contains(name))
+        .unwrap_or(true)
+}
+
 /// Runs the Issuer controller.
 pub async fn run_issuers(context: Arc<Context>) {
     let issuers: Api<Issuer> = Api::all(context.client.clone());
@@ -256,12 +266,17 @@ pub async fn run_issuers(context: Arc<Context>) {
             secrets,
             watcher::Config::default(),
             move |secret: Secret| {
-                // A Secret change re-checks the issuers of its namespace.
+                // A Secret change re-checks the issuers of its namespace
+                // that reference it.
                 let namespace = secret.namespace().unwrap_or_default();
+                let name = secret.name_any();
                 store
                     .state()
                     .into_iter()
-                    .filter(|i| i.namespace().as_deref() == Some(namespace.as_str()))
+                    .filter(|i| {
+                        i.namespace().as_deref() == Some(namespace.as_str())
+                            && references(&i.spec, &name)
+                    })
                     .map(|i| ObjectRef::from_obj(&*i))
                     .collect::<Vec<_>>()
             },
@@ -283,14 +298,36 @@ pub async fn run_cluster_issuers(context: Arc<Context>) {
         .watches(
             secrets,
             watcher::Config::default(),
-            move |_secret: Secret| {
+            move |secret: Secret| {
+                let name = secret.name_any();
                 store
                     .state()
                     .into_iter()
+                    .filter(|i| references(&i.spec, &name))
                     .map(|i| ObjectRef::from_obj(&*i))
                     .collect::<Vec<_>>()
             },
         )
         .run(reconcile::<ClusterIssuer>, error_policy, context);
     drain("clusterissuers", &metrics, stream).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_issuers_naming_the_secret_are_rechecked() {
+        let ca: IssuerSpec =
+            serde_json::from_value(serde_json::json!({"ca": {"secretName": "root-ca"}})).unwrap();
+        assert!(references(&ca, "root-ca"));
+        assert!(!references(&ca, "web-tls"));
+        let vault: IssuerSpec = serde_json::from_value(serde_json::json!({"vault": {
+            "server": "https://vault:8200", "path": "pki/sign/web",
+            "auth": {"tokenSecretRef": {"name": "vault-token", "key": "token"}}
+        }}))
+        .unwrap();
+        assert!(references(&vault, "vault-token"));
+        assert!(!references(&vault, "root-ca"));
+    }
 }
