@@ -18,7 +18,7 @@ use crate::api::{
 };
 use crate::plugin::bindings::types::{Challenge as PluginChallenge, Order as PluginOrder};
 use crate::policy::conditions::to_time;
-use crate::solver::{SolverError, self_check};
+use crate::solver::{SolverError, dns01, self_check};
 
 const ORDERS: &str = "cert-manager-orders";
 const CHALLENGES: &str = "cert-manager-challenges";
@@ -105,10 +105,48 @@ pub async fn presented_tokens(
     Ok(tokens)
 }
 
+/// Where an issuer's Secrets live: its own namespace, or the cluster
+/// resource namespace for a ClusterIssuer.
+fn secret_namespace(context: &Context, request: &CertificateRequest) -> String {
+    if request.spec.issuer_ref.is_cluster_issuer() {
+        context.options.cluster_resource_namespace.clone()
+    } else {
+        request.namespace().unwrap_or_default()
+    }
+}
+
+/// The DNS provider a challenge's solver configures.
+async fn dns_provider(
+    context: &Context,
+    request: &CertificateRequest,
+    solver: &AcmeChallengeSolver,
+) -> Result<Box<dyn dns01::DnsProvider>, dns01::Dns01Error> {
+    dns01::provider_for(
+        solver,
+        &secret_namespace(context, request),
+        &dns01::ApiSecrets(context.client.clone()),
+        &context.options.solvers.nameservers,
+    )
+    .await
+}
+
 /// Presents one challenge and runs the self-check; `Ok` when the ACME
 /// server may now be asked to validate it.
-async fn present(context: &Context, challenge: &PluginChallenge) -> Result<(), SolverError> {
+async fn present(
+    context: &Context,
+    request: &CertificateRequest,
+    challenge: &PluginChallenge,
+) -> Result<(), SolverError> {
     match challenge.challenge_type.as_str() {
+        "dns-01" => {
+            let solver: AcmeChallengeSolver =
+                serde_json::from_str(&challenge.solver_json).unwrap_or_default();
+            let provider = dns_provider(context, request, &solver).await?;
+            let fqdn = dns01::challenge_fqdn(&challenge.dns_name);
+            provider.present(&fqdn, &challenge.key).await?;
+            dns01::self_check(&context.options.solvers.nameservers, &fqdn, &challenge.key).await?;
+            Ok(())
+        }
         "http-01" => {
             if context.options.solvers.http01_address.is_none() {
                 return Err(SolverError::NoResponder);
@@ -315,7 +353,7 @@ pub async fn sync(
                 status.state = reported_state.or(Some(AcmeState::Pending));
                 status.processing = true;
                 if !status.presented {
-                    match present(context, reported).await {
+                    match present(context, request, reported).await {
                         Ok(()) => {
                             status.presented = true;
                             status.presented_at = Some(to_time(time::OffsetDateTime::now_utc()));
@@ -385,6 +423,16 @@ pub async fn finish(
     let mut seen = BTreeSet::new();
     for challenge in challenges_of(context, request).await? {
         context.http01.clean_up(&challenge.spec.token);
+        if challenge.spec.type_ == AcmeChallengeType::Dns01 {
+            let fqdn = dns01::challenge_fqdn(&challenge.spec.dns_name);
+            let removed = match dns_provider(context, request, &challenge.spec.solver).await {
+                Ok(provider) => provider.clean_up(&fqdn, &challenge.spec.key).await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = removed {
+                tracing::warn!(challenge = %challenge.name_any(), %fqdn, "DNS-01 clean-up failed: {err}");
+            }
+        }
         seen.insert(challenge.name_any());
         let _ = challenges
             .delete(&challenge.name_any(), &DeleteParams::default())

@@ -3,9 +3,10 @@
 //! sees it before the server is told to look (cert-manager's self-check).
 //!
 //! HTTP-01 is served by [`http01::Responder`] on `--http01-solver-address`
-//! (cert-manager's solver port, 8089). DNS-01 providers are not built yet:
-//! a DNS-01 challenge is reported as not presentable.
+//! (cert-manager's solver port, 8089). DNS-01 records are written through
+//! a [`dns01::DnsProvider`] (RFC 2136 for now) and checked for propagation.
 
+pub mod dns01;
 pub mod http01;
 pub mod self_check;
 
@@ -50,4 +51,7 @@ pub enum SolverError {
     /// The self-check did not see the expected answer.
     #[error("{0}")]
     SelfCheck(String),
+    /// A DNS-01 record could not be written, removed or seen.
+    #[error(transparent)]
+    Dns01(#[from] dns01::Dns01Error),
 }

@@ -12,8 +12,10 @@ use hickory_resolver::proto::xfer::Protocol;
 
 use super::{SolverError, SolverOptions};
 
-/// A resolver for the configured nameservers, or the system's.
-fn resolver(nameservers: &[SocketAddr]) -> Result<TokioResolver, SolverError> {
+/// A resolver for the configured nameservers, or the system's. A fresh
+/// one per check: a cached negative answer would hide a record that has
+/// just been written.
+pub(crate) fn resolver(nameservers: &[SocketAddr]) -> Result<TokioResolver, SolverError> {
     let failed = |reason: String| SolverError::Resolve {
         name: "(resolver)".to_owned(),
         reason,

@@ -1,7 +1,8 @@
 //! A real Pebble (Debian `pebble`) and `pebble-challtestsrv` on free
 //! loopback ports, for the ACME tests and benchmarks: Pebble validates
 //! HTTP-01 on the port it is given, and challtestsrv answers every name
-//! with 127.0.0.1.
+//! with 127.0.0.1 — or Pebble resolves through a DNS server the test runs
+//! (BIND for DNS-01), and no challtestsrv is started.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -44,12 +45,13 @@ impl Drop for Killed {
 /// Pebble and its DNS, on free loopback ports.
 pub struct Pebble {
     _pebble: Killed,
-    _dns: Killed,
+    _dns: Option<Killed>,
     /// The ACME directory URL.
     pub directory: String,
     /// The management API port (roots).
     pub management: u16,
-    /// pebble-challtestsrv's DNS port (every name is 127.0.0.1).
+    /// The DNS port Pebble resolves through: pebble-challtestsrv's (every
+    /// name is 127.0.0.1) or the one given to [`Pebble::start_with_dns`].
     pub dns_port: u16,
     /// The CA of Pebble's serving certificate (an Issuer's caBundle).
     pub serving_ca: PathBuf,
@@ -59,6 +61,17 @@ impl Pebble {
     /// Pebble validating HTTP-01 on `http_port`, rejecting
     /// `nonce_reject` percent of nonces.
     pub fn start(dir: &Path, http_port: u16, nonce_reject: u8) -> Pebble {
+        Pebble::start_with_dns(dir, http_port, nonce_reject, None)
+    }
+
+    /// As [`Pebble::start`], resolving names (and DNS-01 records) through
+    /// the DNS server on loopback port `dns_server` when given.
+    pub fn start_with_dns(
+        dir: &Path,
+        http_port: u16,
+        nonce_reject: u8,
+        dns_server: Option<u16>,
+    ) -> Pebble {
         assert!(
             Path::new("/usr/bin/pebble").exists(),
             "pebble not found: run scripts/setup (it installs Debian's pebble)"
@@ -113,16 +126,23 @@ impl Pebble {
                 "ext.cnf",
             ],
         );
-        let (port, management, dns_port) = (free_port(), free_port(), free_port());
-        let dns = Command::new("pebble-challtestsrv")
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-management", &format!("127.0.0.1:{}", free_port())])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pebble-challtestsrv starts");
+        let (port, management) = (free_port(), free_port());
+        let (dns_port, dns) = match dns_server {
+            Some(dns_port) => (dns_port, None),
+            None => {
+                let dns_port = free_port();
+                let dns = Command::new("pebble-challtestsrv")
+                    .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+                    .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
+                    .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+                    .args(["-management", &format!("127.0.0.1:{}", free_port())])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("pebble-challtestsrv starts");
+                (dns_port, Some(Killed(dns)))
+            }
+        };
         let config = serde_json::json!({"pebble": {
             "listenAddress": format!("127.0.0.1:{port}"),
             "managementListenAddress": format!("127.0.0.1:{management}"),
@@ -152,7 +172,7 @@ impl Pebble {
         }
         Pebble {
             _pebble: Killed(pebble),
-            _dns: Killed(dns),
+            _dns: dns,
             directory: format!("https://127.0.0.1:{port}/dir"),
             management,
             dns_port,
