@@ -215,6 +215,15 @@ spec:
         events.contains("Presented challenge using DNS-01 challenge mechanism"),
         "{events}"
     );
+    // BIND saw TSIG-signed updates add and delete the records.
+    let log = std::fs::read_to_string(bind.dir.join("named.log")).unwrap();
+    for expected in [
+        "/key certwasm-key: updating zone 'example.com/IN': adding an RR at '_acme-challenge.example.com' TXT",
+        "/key certwasm-key: updating zone 'example.com/IN': adding an RR at '_acme-challenge.www.example.com' TXT",
+        "/key certwasm-key: updating zone 'example.com/IN': deleting an RR at _acme-challenge.example.com TXT",
+    ] {
+        assert!(log.contains(expected), "{expected}: {log}");
+    }
     for name in [
         "_acme-challenge.example.com",
         "_acme-challenge.www.example.com",
