@@ -9,7 +9,8 @@
 //! median/p90/min), and M Certificates at once (wall time, p50/p99).
 //! certbot (`certbot certonly --standalone`) issues N names against a second
 //! Pebble of its own: Pebble validates HTTP-01 on one port only, and that
-//! port is certwasm's solver on the first. Both sides use ECDSA P-256 keys
+//! port is certwasm's solver on the first; that Pebble rejects no nonce, as
+//! certbot 2.1 crashes on a `badNonce` retry. Both sides use ECDSA P-256 keys
 //! and a pre-registered account, so the figures compare issuance alone.
 //! Everything listens on loopback.
 
@@ -43,6 +44,11 @@ use serde_json::json;
 /// Pebble's default share of rejected nonces: both clients must retry, as
 /// they would against a real server.
 const NONCE_REJECT: u8 = 5;
+
+/// certbot's Pebble rejects no nonce: Debian's certbot 2.1 crashes on a
+/// `badNonce` retry (josepy: "AttributeError: can't set attribute"), so it
+/// gets the easier server, which can only flatter it in the ratio.
+const CERTBOT_NONCE_REJECT: u8 = 0;
 
 /// A safety net against a hung run, not a performance bound.
 const DEADLINE: Duration = Duration::from_secs(600);
@@ -242,7 +248,7 @@ fn certbot_runs(dir: &Path, runs: usize, certwasm_median: Duration) {
     let pebble_dir = dir.join("pebble-certbot");
     std::fs::create_dir_all(&pebble_dir).unwrap();
     let http_port = free_port();
-    let pebble = Pebble::start(&pebble_dir, http_port, NONCE_REJECT);
+    let pebble = Pebble::start(&pebble_dir, http_port, CERTBOT_NONCE_REJECT);
     let certbot_dir = dir.join("certbot");
     let certbot = |args: &[&str]| {
         let output = Command::new("certbot")
@@ -291,7 +297,7 @@ fn certbot_runs(dir: &Path, runs: usize, certwasm_median: Duration) {
     times.sort();
     let median = percentile(&times, 0.5);
     println!(
-        "{version}: certonly --standalone, {runs} runs: median {:.0} ms, p90 {:.0} ms, min {:.0} ms",
+        "{version} ({CERTBOT_NONCE_REJECT}% nonces rejected): certonly --standalone, {runs} runs: median {:.0} ms, p90 {:.0} ms, min {:.0} ms",
         ms(median),
         ms(percentile(&times, 0.9)),
         ms(times[0])
