@@ -1,0 +1,313 @@
+//! ACME issuance against a real Pebble, certwasm beside certbot (issue 5).
+//!
+//! `cargo bench -p certwasm --bench acme [-- --runs N --parallel M]`
+//!
+//! Pebble (Debian `pebble`, `PEBBLE_VA_NOSLEEP=1`, its default 5% nonce
+//! rejection) with `pebble-challtestsrv` as DNS, and `certwasm run` serving
+//! HTTP-01 on the port Pebble validates. An ACME Issuer is registered once;
+//! then N Certificates are issued one after the other (create → Ready,
+//! median/p90/min), and M Certificates at once (wall time, p50/p99).
+//! certbot (`certbot certonly --standalone`) issues N names against a second
+//! Pebble of its own: Pebble validates HTTP-01 on one port only, and that
+//! port is certwasm's solver on the first; that Pebble rejects no nonce, as
+//! certbot 2.1 crashes on a `badNonce` retry. Both sides use ECDSA P-256 keys
+//! and a pre-registered account, so the figures compare issuance alone.
+//! Everything listens on loopback.
+
+// A benchmark is a test harness: a failed unwrap is a failed run.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod common;
+// The e2e tests' harness: `certwasm run` (Embedded) and Pebble, shared
+// rather than copied so the bench and the tests start them the same way.
+#[path = "../tests/common/mod.rs"]
+mod harness;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use certwasm::api::{Certificate, Issuer};
+use common::{arg, percentile};
+use futures_util::{StreamExt, TryStreamExt};
+use harness::Embedded;
+use harness::pebble::{Pebble, free_port};
+use kube::api::PostParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Config, ResourceExt};
+use serde_json::json;
+
+/// Pebble's default share of rejected nonces: both clients must retry, as
+/// they would against a real server.
+const NONCE_REJECT: u8 = 5;
+
+/// certbot's Pebble rejects no nonce: Debian's certbot 2.1 crashes on a
+/// `badNonce` retry (josepy: "AttributeError: can't set attribute"), so it
+/// gets the easier server, which can only flatter it in the ratio.
+const CERTBOT_NONCE_REJECT: u8 = 0;
+
+/// A safety net against a hung run, not a performance bound.
+const DEADLINE: Duration = Duration::from_secs(600);
+
+fn main() {
+    let runs = arg("--runs", 10).max(1);
+    let parallel = arg("--parallel", 50).max(1);
+    let dir = tempfile::tempdir().unwrap();
+    println!(
+        "ACME issuance against Pebble (PEBBLE_VA_NOSLEEP=1, {NONCE_REJECT}% nonces rejected), ECDSA P-256"
+    );
+
+    let certwasm_median = {
+        let pebble_dir = dir.path().join("pebble");
+        std::fs::create_dir_all(&pebble_dir).unwrap();
+        let solver_port = free_port();
+        let pebble = Pebble::start(&pebble_dir, solver_port, NONCE_REJECT);
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let solver = format!("127.0.0.1:{solver_port}");
+        let nameserver = format!("127.0.0.1:{}", pebble.dns_port);
+        let api = Embedded::start_with(
+            &data,
+            &[
+                "--http01-solver-address",
+                &solver,
+                "--http01-self-check-port",
+                &solver_port.to_string(),
+                "--dns-nameservers",
+                &nameserver,
+                "--metrics-listen-address",
+                "off",
+            ],
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(certwasm_runs(&api, &pebble, runs, parallel))
+    };
+
+    certbot_runs(dir.path(), runs, certwasm_median);
+}
+
+/// The Issuer, then the single and the parallel issuances; returns the
+/// single-issuance median, which certbot is compared with.
+async fn certwasm_runs(api: &Embedded, pebble: &Pebble, runs: usize, parallel: usize) -> Duration {
+    let kubeconfig = Kubeconfig::read_from(api.kubeconfig()).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    let client = Client::try_from(config).unwrap();
+
+    // The account is registered once, outside the measured runs, as a
+    // cluster's Issuer is.
+    let issuers: Api<Issuer> = Api::namespaced(client.clone(), "default");
+    let ca_bundle = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(&pebble.serving_ca).unwrap());
+    let issuer: Issuer = serde_json::from_value(json!({
+        "apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+        "metadata": {"name": "pebble", "namespace": "default"},
+        "spec": {"acme": {
+            "server": pebble.directory,
+            "email": "a@example.com",
+            "caBundle": ca_bundle,
+            "privateKeySecretRef": {"name": "pebble-account"},
+            "solvers": [{"http01": {"ingress": {"ingressClassName": "nginx"}}}]
+        }}
+    }))
+    .unwrap();
+    let started = Instant::now();
+    issuers
+        .create(&PostParams::default(), &issuer)
+        .await
+        .unwrap();
+    loop {
+        let ready = issuers
+            .get_opt("pebble")
+            .await
+            .unwrap()
+            .is_some_and(|i| i.status.is_some_and(|s| s.is_ready()));
+        if ready {
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "ACME Issuer never Ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "certwasm: Issuer (account registration) Ready in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    let certificates: Api<Certificate> = Api::namespaced(client, "default");
+    let mut singles = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let (_, latencies) = issue(&certificates, vec![format!("single-{i}")]).await;
+        singles.extend(latencies);
+    }
+    singles.sort();
+    let median = percentile(&singles, 0.5);
+    println!(
+        "certwasm: single issuance, {runs} runs (create → Ready): median {:.0} ms, p90 {:.0} ms, min {:.0} ms",
+        ms(median),
+        ms(percentile(&singles, 0.9)),
+        ms(singles[0])
+    );
+
+    let names = (0..parallel).map(|i| format!("batch-{i}")).collect();
+    let (wall, latencies) = issue(&certificates, names).await;
+    println!(
+        "certwasm: {parallel} Certificates at once: all Ready in {:.2} s; per certificate p50 {:.0} ms, p99 {:.0} ms",
+        wall.as_secs_f64(),
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99))
+    );
+    median
+}
+
+/// Creates one Certificate per name (all at once, one dnsName each) and
+/// waits until every one is Ready. Returns the wall time from the first
+/// create and each certificate's create → Ready latency, sorted.
+async fn issue(certificates: &Api<Certificate>, names: Vec<String>) -> (Duration, Vec<Duration>) {
+    let count = names.len();
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    // Watching from before the first create: a Ready seen late would
+    // inflate the latency by the watcher's delay, not certwasm's.
+    let watch = {
+        let sent = Arc::clone(&sent);
+        let certificates = certificates.clone();
+        let wanted: HashSet<String> = names.iter().cloned().collect();
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(wanted.len());
+            let mut done = HashSet::new();
+            let mut events = watcher(certificates, watcher::Config::default())
+                .applied_objects()
+                .boxed();
+            while let Some(certificate) = events.try_next().await.unwrap() {
+                let name = certificate.name_any();
+                if !wanted.contains(&name) || !certificate.is_ready() {
+                    continue;
+                }
+                if let Some(at) = sent.lock().unwrap().get(&name).copied()
+                    && done.insert(name)
+                {
+                    latencies.push(at.elapsed());
+                    if done.len() == wanted.len() {
+                        break;
+                    }
+                }
+            }
+            latencies
+        })
+    };
+    let first_create = Instant::now();
+    futures_util::stream::iter(names)
+        .for_each_concurrent(count, |name| {
+            let certificates = certificates.clone();
+            let sent = Arc::clone(&sent);
+            async move {
+                let certificate: Certificate = serde_json::from_value(json!({
+                    "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                    "metadata": {"name": name, "namespace": "default"},
+                    "spec": {
+                        "secretName": format!("{name}-tls"),
+                        "dnsNames": [format!("{name}.example.com")],
+                        "privateKey": {"algorithm": "ECDSA", "size": 256},
+                        "issuerRef": {"name": "pebble"}
+                    }
+                }))
+                .unwrap();
+                sent.lock().unwrap().insert(name, Instant::now());
+                certificates
+                    .create(&PostParams::default(), &certificate)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    let mut latencies = tokio::time::timeout(DEADLINE, watch)
+        .await
+        .expect("every Certificate Ready before the deadline")
+        .unwrap();
+    let wall = first_create.elapsed();
+    latencies.sort();
+    (wall, latencies)
+}
+
+/// certbot's `certonly --standalone` N times against its own Pebble (a
+/// fresh name each, the account registered beforehand), when installed.
+fn certbot_runs(dir: &Path, runs: usize, certwasm_median: Duration) {
+    let Ok(version) = Command::new("certbot").arg("--version").output() else {
+        println!("certbot not installed: skipped (apt-get install -y certbot)");
+        return;
+    };
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+    let pebble_dir = dir.join("pebble-certbot");
+    std::fs::create_dir_all(&pebble_dir).unwrap();
+    let http_port = free_port();
+    let pebble = Pebble::start(&pebble_dir, http_port, CERTBOT_NONCE_REJECT);
+    let certbot_dir = dir.join("certbot");
+    let certbot = |args: &[&str]| {
+        let output = Command::new("certbot")
+            .args(args)
+            .args(["--server", &pebble.directory])
+            .args(["--non-interactive", "--agree-tos", "-m", "a@example.com"])
+            .arg("--config-dir")
+            .arg(certbot_dir.join("config"))
+            .arg("--work-dir")
+            .arg(certbot_dir.join("work"))
+            .arg("--logs-dir")
+            .arg(certbot_dir.join("logs"))
+            // certbot's HTTP client (requests) trusts this bundle instead
+            // of skipping verification.
+            .env("REQUESTS_CA_BUNDLE", &pebble.serving_ca)
+            .output()
+            .expect("certbot runs");
+        assert!(
+            output.status.success(),
+            "certbot {args:?}: {}",
+            harness::text(&output)
+        );
+    };
+    certbot(&["register", "--no-eff-email"]);
+    let port = http_port.to_string();
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let name = format!("certbot-{i}.example.com");
+        let started = Instant::now();
+        certbot(&[
+            "certonly",
+            "--standalone",
+            "--http-01-address",
+            "127.0.0.1",
+            "--http-01-port",
+            &port,
+            "--key-type",
+            "ecdsa",
+            "--elliptic-curve",
+            "secp256r1",
+            "-d",
+            &name,
+        ]);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let median = percentile(&times, 0.5);
+    println!(
+        "{version} ({CERTBOT_NONCE_REJECT}% nonces rejected): certonly --standalone, {runs} runs: median {:.0} ms, p90 {:.0} ms, min {:.0} ms",
+        ms(median),
+        ms(percentile(&times, 0.9)),
+        ms(times[0])
+    );
+    println!(
+        "certbot median / certwasm median: {:.1}x",
+        median.as_secs_f64() / certwasm_median.as_secs_f64()
+    );
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
