@@ -23,22 +23,18 @@ mod common;
 #[path = "../tests/common/mod.rs"]
 mod harness;
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use certwasm::api::{Certificate, Issuer};
 use common::{arg, percentile};
-use futures_util::{StreamExt, TryStreamExt};
 use harness::Embedded;
 use harness::pebble::{Pebble, free_port};
 use kube::api::PostParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Config, ResourceExt};
+use kube::{Api, Client, Config};
 use serde_json::json;
 
 /// Pebble's default share of rejected nonces: both clients must retry, as
@@ -168,73 +164,19 @@ async fn certwasm_runs(api: &Embedded, pebble: &Pebble, runs: usize, parallel: u
     median
 }
 
-/// Creates one Certificate per name (all at once, one dnsName each) and
-/// waits until every one is Ready. Returns the wall time from the first
-/// create and each certificate's create → Ready latency, sorted.
+/// Creates one Certificate per name through the Pebble issuer (all at
+/// once) and waits, at most [`DEADLINE`], until every one is Ready.
+/// Returns the wall time from the first create and each certificate's
+/// create → Ready latency, sorted.
 async fn issue(certificates: &Api<Certificate>, names: Vec<String>) -> (Duration, Vec<Duration>) {
-    let count = names.len();
-    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    // Watching from before the first create: a Ready seen late would
-    // inflate the latency by the watcher's delay, not certwasm's.
-    let watch = {
-        let sent = Arc::clone(&sent);
-        let certificates = certificates.clone();
-        let wanted: HashSet<String> = names.iter().cloned().collect();
-        tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(wanted.len());
-            let mut done = HashSet::new();
-            let mut events = watcher(certificates, watcher::Config::default())
-                .applied_objects()
-                .boxed();
-            while let Some(certificate) = events.try_next().await.unwrap() {
-                let name = certificate.name_any();
-                if !wanted.contains(&name) || !certificate.is_ready() {
-                    continue;
-                }
-                if let Some(at) = sent.lock().unwrap().get(&name).copied()
-                    && done.insert(name)
-                {
-                    latencies.push(at.elapsed());
-                    if done.len() == wanted.len() {
-                        break;
-                    }
-                }
-            }
-            latencies
-        })
-    };
-    let first_create = Instant::now();
-    futures_util::stream::iter(names)
-        .for_each_concurrent(count, |name| {
-            let certificates = certificates.clone();
-            let sent = Arc::clone(&sent);
-            async move {
-                let certificate: Certificate = serde_json::from_value(json!({
-                    "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-                    "metadata": {"name": name, "namespace": "default"},
-                    "spec": {
-                        "secretName": format!("{name}-tls"),
-                        "dnsNames": [format!("{name}.example.com")],
-                        "privateKey": {"algorithm": "ECDSA", "size": 256},
-                        "issuerRef": {"name": "pebble"}
-                    }
-                }))
-                .unwrap();
-                sent.lock().unwrap().insert(name, Instant::now());
-                certificates
-                    .create(&PostParams::default(), &certificate)
-                    .await
-                    .unwrap();
-            }
-        })
-        .await;
-    let mut latencies = tokio::time::timeout(DEADLINE, watch)
-        .await
-        .expect("every Certificate Ready before the deadline")
-        .unwrap();
-    let wall = first_create.elapsed();
-    latencies.sort();
-    (wall, latencies)
+    let concurrency = names.len();
+    let issued = tokio::time::timeout(
+        DEADLINE,
+        common::issue_all(certificates, names, "pebble", concurrency),
+    )
+    .await
+    .expect("every Certificate Ready before the deadline");
+    (issued.wall, issued.latencies)
 }
 
 /// certbot's `certonly --standalone` N times against its own Pebble (a

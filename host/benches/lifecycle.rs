@@ -14,28 +14,14 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use certwasm::api::{Certificate, Issuer};
 use common::{arg, memory_kib, percentile};
-use futures_util::{StreamExt, TryStreamExt};
-use kube::api::PostParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Config, ResourceExt};
-use serde_json::json;
-
-fn is_ready(certificate: &Certificate) -> bool {
-    certificate.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == certwasm::api::ConditionStatus::True)
-    })
-}
+use kube::{Api, Client, Config};
 
 const CA_CHAIN: &str = "apiVersion: cert-manager.io/v1
 kind: Issuer
@@ -122,65 +108,9 @@ fn main() {
         }
 
         let certificates: Api<Certificate> = Api::namespaced(client.clone(), "default");
-        let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-        let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
-        let watch = {
-            let sent = Arc::clone(&sent);
-            let latencies = Arc::clone(&latencies);
-            let certificates = certificates.clone();
-            tokio::spawn(async move {
-                let mut done = std::collections::HashSet::new();
-                let mut events = watcher(certificates, watcher::Config::default())
-                    .applied_objects()
-                    .boxed();
-                while let Some(certificate) = events.try_next().await.unwrap() {
-                    let name = certificate.name_any();
-                    if !name.starts_with("leaf-") || !is_ready(&certificate) {
-                        continue;
-                    }
-                    if let Some(at) = sent.lock().unwrap().get(&name).copied()
-                        && done.insert(name)
-                    {
-                        latencies.lock().unwrap().push(at.elapsed());
-                        if done.len() == count {
-                            return;
-                        }
-                    }
-                }
-            })
-        };
-
-        let first_create = Instant::now();
-        futures_util::stream::iter(0..count)
-            .for_each_concurrent(concurrency, |i| {
-                let certificates = certificates.clone();
-                let sent = Arc::clone(&sent);
-                async move {
-                    let name = format!("leaf-{i}");
-                    let certificate: Certificate = serde_json::from_value(json!({
-                        "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-                        "metadata": {"name": name, "namespace": "default"},
-                        "spec": {
-                            "secretName": format!("{name}-tls"),
-                            "dnsNames": [format!("{name}.example.com")],
-                            "privateKey": {"algorithm": "ECDSA", "size": 256},
-                            "issuerRef": {"name": "ca"}
-                        }
-                    }))
-                    .unwrap();
-                    sent.lock().unwrap().insert(name, Instant::now());
-                    certificates
-                        .create(&PostParams::default(), &certificate)
-                        .await
-                        .unwrap();
-                }
-            })
-            .await;
-        let created = first_create.elapsed();
-        watch.await.unwrap();
-        let wall = first_create.elapsed();
-        let mut latencies = latencies.lock().unwrap().clone();
-        latencies.sort();
+        let names = (0..count).map(|i| format!("leaf-{i}")).collect();
+        let issued = common::issue_all(&certificates, names, "ca", concurrency).await;
+        let (created, wall, latencies) = (issued.created, issued.wall, issued.latencies);
         println!("{count} Certificates (CA issuer, ECDSA P-256), {concurrency} creates in flight");
         println!("  all created in {:.2} s", created.as_secs_f64());
         println!(
