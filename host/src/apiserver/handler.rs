@@ -598,6 +598,11 @@ impl Selectors {
         Ok(Selectors { labels, fields })
     }
 
+    /// Whether any selector was given (else every object matches).
+    fn any(&self) -> bool {
+        self.labels.is_some() || self.fields.is_some()
+    }
+
     fn matches(&self, object: &Value) -> bool {
         self.labels
             .as_ref()
@@ -770,14 +775,22 @@ fn watch(
                 return;
             }
         }
-        let relevant =
-            |change: &Change| change.key.starts_with(&prefix) && selectors.matches(&change.object);
+        // The event line for a change this watch wants, if it wants it.
+        let line = |change: &Change| {
+            if !change.key.starts_with(&prefix) {
+                return None;
+            }
+            if !selectors.any() && encoder.columns.is_none() {
+                return Some(raw_event_line(change));
+            }
+            let object = change.object();
+            selectors
+                .matches(&object)
+                .then(|| encoder.encode(change.kind.event_type(), &object))
+        };
         for change in std::mem::take(&mut subscription.backlog) {
-            if relevant(&change)
-                && sender
-                    .send(Ok(encoder.encode(change.kind.event_type(), &change.object)))
-                    .await
-                    .is_err()
+            if let Some(line) = line(&change)
+                && sender.send(Ok(line)).await.is_err()
             {
                 return;
             }
@@ -796,10 +809,8 @@ fn watch(
                 }
                 received = subscription.live.recv() => match received {
                     Ok(change) => {
-                        if relevant(&change) && sender
-                            .send(Ok(encoder.encode(change.kind.event_type(), &change.object)))
-                            .await
-                            .is_err()
+                        if let Some(line) = line(&change)
+                            && sender.send(Ok(line)).await.is_err()
                         {
                             return;
                         }
@@ -863,8 +874,20 @@ impl EventEncoder {
 }
 
 fn event_line(event_type: &str, object: &Value) -> Bytes {
-    let mut line =
-        serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
-    line.push(b'\n');
+    let mut line = format!("{{\"type\":\"{event_type}\",\"object\":").into_bytes();
+    // Writing a `Value` into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut line, object);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
+}
+
+/// The watch event for a change, around the JSON the store committed: no
+/// parse, no re-encoding.
+fn raw_event_line(change: &Change) -> Bytes {
+    let head = format!("{{\"type\":\"{}\",\"object\":", change.kind.event_type());
+    let mut line = Vec::with_capacity(head.len() + change.json.len() + 2);
+    line.extend_from_slice(head.as_bytes());
+    line.extend_from_slice(&change.json);
+    line.extend_from_slice(b"}\n");
     Bytes::from(line)
 }

@@ -10,12 +10,13 @@
 //! so `kill -9` never loses an acknowledged write; redb's copy-on-write
 //! commits never leave the file half-written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
+use bytes::Bytes;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -250,6 +251,11 @@ pub struct Listed {
     pub continue_after: Option<String>,
 }
 
+/// An object's JSON. Encoding a `Value` cannot fail (its keys are strings).
+fn encode(object: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(object).unwrap_or_default())
+}
+
 fn decode(key: &str, bytes: &[u8]) -> Result<Value, StoreError> {
     serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
         key: key.to_owned(),
@@ -317,13 +323,9 @@ impl Txn<'_> {
     pub fn put(&mut self, key: &str, mut object: Value, kind: ChangeKind) -> Value {
         self.next_revision += 1;
         object::set_resource_version(&mut object, self.next_revision);
+        self.changes
+            .push(Change::new(key, kind, self.next_revision, encode(&object)));
         self.own.insert(key.to_owned(), Some(object.clone()));
-        self.changes.push(Change::new(
-            key,
-            kind,
-            self.next_revision,
-            Arc::new(object.clone()),
-        ));
         object
     }
 
@@ -337,7 +339,7 @@ impl Txn<'_> {
             key,
             ChangeKind::Deleted,
             self.next_revision,
-            Arc::new(last.clone()),
+            encode(&last),
         ));
         last
     }
@@ -384,12 +386,20 @@ fn run_batch(db: &Database, jobs: Vec<Job>, watch: &WatchHub, revision: &AtomicU
                 }
                 answers.push((job.reply, outcome));
             }
+            // Every put made a change holding the object's JSON; the last
+            // one for a key is what the key holds now, so it is stored as is.
+            let latest: HashMap<&str, &Bytes> = changes
+                .iter()
+                .map(|c: &Change| (c.key.as_str(), &c.json))
+                .collect();
             for (key, value) in &batch {
                 match value {
-                    Some(object) => {
-                        let bytes = serde_json::to_vec(object).map_err(storage)?;
+                    Some(_) => {
+                        let bytes = latest
+                            .get(key.as_str())
+                            .ok_or_else(|| storage(format!("no change recorded for {key}")))?;
                         table
-                            .insert(key.as_str(), bytes.as_slice())
+                            .insert(key.as_str(), bytes.as_ref())
                             .map_err(storage)?;
                     }
                     None => {

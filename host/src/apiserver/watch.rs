@@ -11,11 +11,19 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-/// How many recent changes are kept for resuming watches.
+/// How many recent changes are kept for resuming watches, at most.
 pub const HISTORY: usize = 100_000;
+
+/// How many bytes of JSON the kept changes may hold. The history is for
+/// resuming a dropped watch, not an archive; bounding it by size keeps a
+/// burst of large objects (Secrets, CertificateRequests with chains) from
+/// holding the process's memory, and a client resuming from older history
+/// lists again (410 Gone), as it would against any API server.
+pub const HISTORY_BYTES: usize = 64 << 20;
 
 /// What happened to an object, as the watch event `type` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,19 +56,28 @@ pub struct Change {
     pub kind: ChangeKind,
     /// The resourceVersion the change was committed at.
     pub revision: u64,
-    /// The object after the change (its last state for a deletion).
-    pub object: Arc<Value>,
+    /// The object after the change (its last state for a deletion), as
+    /// JSON: serialised once at commit — the same bytes the store writes —
+    /// and shared by every watcher and the history, which is several times
+    /// smaller than a parsed tree and costs no re-encoding per watcher.
+    pub json: Bytes,
 }
 
 impl Change {
-    /// A change of the object at `key`.
-    pub fn new(key: &str, kind: ChangeKind, revision: u64, object: Arc<Value>) -> Change {
+    /// A change of the object at `key`, serialised as `json`.
+    pub fn new(key: &str, kind: ChangeKind, revision: u64, json: Bytes) -> Change {
         Change {
             key: key.to_owned(),
             kind,
             revision,
-            object,
+            json,
         }
+    }
+
+    /// The object, parsed; for the watches that must look inside it
+    /// (selectors, tables).
+    pub fn object(&self) -> Value {
+        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
     }
 }
 
@@ -80,6 +97,8 @@ pub enum WatchError {
 #[derive(Debug)]
 struct History {
     changes: VecDeque<Arc<Change>>,
+    /// The JSON bytes `changes` hold.
+    bytes: usize,
     /// A watch may start from any resourceVersion ≥ this one.
     floor: u64,
 }
@@ -109,6 +128,7 @@ impl WatchHub {
         WatchHub {
             history: Mutex::new(History {
                 changes: VecDeque::new(),
+                bytes: 0,
                 floor: revision,
             }),
             live,
@@ -123,14 +143,17 @@ impl WatchHub {
         let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
         for change in changes {
             let change = Arc::new(change);
+            history.bytes += change.json.len();
             history.changes.push_back(Arc::clone(&change));
             // Nobody listening is fine.
             let _ = self.live.send(change);
         }
-        while history.changes.len() > HISTORY {
-            if let Some(old) = history.changes.pop_front() {
-                history.floor = old.revision;
-            }
+        while history.changes.len() > HISTORY || history.bytes > HISTORY_BYTES {
+            let Some(old) = history.changes.pop_front() else {
+                break;
+            };
+            history.bytes -= old.json.len();
+            history.floor = old.revision;
         }
     }
 
@@ -160,15 +183,33 @@ impl WatchHub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn change(revision: u64) -> Change {
         Change::new(
             "core/secrets/ns/a",
             ChangeKind::Added,
             revision,
-            Arc::new(json!({})),
+            Bytes::from_static(b"{}"),
         )
+    }
+
+    #[test]
+    fn history_is_bounded_by_bytes_and_the_floor_follows() {
+        let hub = WatchHub::new(0);
+        let big = Bytes::from(vec![b' '; HISTORY_BYTES / 2 + 1]);
+        let changes = (1..=3)
+            .map(|r| Change::new("core/secrets/ns/a", ChangeKind::Modified, r, big.clone()))
+            .collect();
+        hub.publish(changes);
+        // Only the newest fits; resuming from before it must list again.
+        assert!(hub.subscribe(2).is_ok());
+        assert_eq!(
+            hub.subscribe(1).err(),
+            Some(WatchError::TooOld {
+                requested: 1,
+                oldest: 2
+            })
+        );
     }
 
     #[test]

@@ -23,9 +23,9 @@ use std::time::Duration;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, ReflectHandle, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
@@ -171,7 +171,6 @@ async fn reconcile(
     let now = time::OffsetDateTime::now_utc();
     let namespace = certificate.namespace().unwrap_or_default();
     let name = certificate.name_any();
-    let uid = certificate.uid().unwrap_or_default();
     let generation = certificate.metadata.generation;
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
     let requests: Api<CertificateRequest> = Api::namespaced(context.client.clone(), &namespace);
@@ -180,24 +179,11 @@ async fn reconcile(
     let next_revision = revision + 1;
 
     let secret = secrets.get_opt(&certificate.spec.secret_name).await?;
-    let owned: Vec<CertificateRequest> = requests
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|r| {
-            r.owner_references().iter().any(|o| o.uid == uid)
-                || r.annotations().get(CERTIFICATE_NAME) == Some(&name)
-        })
-        .collect();
-    let current_request = owned
-        .iter()
-        .find(|r| revision_of(r) == Some(revision))
-        .map(|r| RequestView {
-            csr_pem: String::from_utf8_lossy(&r.spec.request.0).into_owned(),
-            duration: r.spec.duration.clone(),
-            is_ca: r.spec.is_ca,
-        });
+    let current_request = request_for(&context, &certificate, revision).map(|r| RequestView {
+        csr_pem: String::from_utf8_lossy(&r.spec.request.0).into_owned(),
+        duration: r.spec.duration.clone(),
+        is_ca: r.spec.is_ca,
+    });
     let evaluation = trigger::evaluate(
         &certificate,
         secret.as_ref().map(secret_view).as_ref(),
@@ -391,7 +377,7 @@ async fn reconcile(
     };
 
     // Request manager: the request for the next revision.
-    let request = owned.iter().find(|r| revision_of(r) == Some(next_revision));
+    let request = request_for(&context, &certificate, next_revision);
     let request_name = format!("{name}-{next_revision}");
     let Some(request) = request else {
         let spec = csr_spec(&certificate).map_err(|e| ControllerError::Spec(e.to_string()))?;
@@ -427,10 +413,10 @@ async fn reconcile(
         match requests.create(&PostParams::default(), &request).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {
-                // A leftover of an earlier attempt: clear it and start again.
-                let _ = requests
-                    .delete(&request_name, &DeleteParams::default())
-                    .await;
+                // Already there: made by a pass the cache has not caught up
+                // with (its arrival triggers the next pass), or a leftover
+                // for another key, which the next pass finds stale and
+                // deletes.
                 return Ok(Action::requeue(Duration::from_secs(1)));
             }
             Err(err) => return Err(err.into()),
@@ -457,13 +443,13 @@ async fn reconcile(
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
 
-    match request_ready(request) {
+    match request_ready(&request) {
         Some((ConditionStatus::True, reason, _)) if reason == "Issued" => {
             issue_secret(
                 &context,
                 &certificate,
                 secret,
-                request,
+                &request,
                 &next_key,
                 &mut status,
             )
@@ -471,7 +457,7 @@ async fn reconcile(
             let _ = secrets
                 .delete(&next_key_name, &DeleteParams::default())
                 .await;
-            prune_requests(&requests, &certificate, &owned, next_revision).await;
+            prune_requests(&context, &requests, &certificate, next_revision).await;
             context
                 .recorder
                 .publish(
@@ -627,16 +613,47 @@ async fn issue_secret(
     write_status(context, certificate, status.clone()).await
 }
 
-/// Deletes requests older than `revisionHistoryLimit` revisions.
+/// The request for `revision` of `certificate`, from the shared cache:
+/// cert-manager names it `<certificate>-<revision>` and annotates it with
+/// both, so it is found by name rather than by scanning the namespace.
+fn request_for(
+    context: &Context,
+    certificate: &Certificate,
+    revision: i32,
+) -> Option<Arc<CertificateRequest>> {
+    let name = certificate.name_any();
+    let request = context.informers.request(
+        &certificate.namespace().unwrap_or_default(),
+        &format!("{name}-{revision}"),
+    )?;
+    (is_owned_by(&request, certificate) && revision_of(&request) == Some(revision))
+        .then_some(request)
+}
+
+fn is_owned_by(request: &CertificateRequest, certificate: &Certificate) -> bool {
+    let uid = certificate.uid().unwrap_or_default();
+    request.owner_references().iter().any(|o| o.uid == uid)
+        || request.annotations().get(CERTIFICATE_NAME) == Some(&certificate.name_any())
+}
+
+/// Deletes requests older than `revisionHistoryLimit` revisions. Runs once
+/// per issuance, so scanning the namespace's cached requests here is fine.
 async fn prune_requests(
+    context: &Context,
     requests: &Api<CertificateRequest>,
     certificate: &Certificate,
-    owned: &[CertificateRequest],
     current: i32,
 ) {
     let limit = effective_revision_history_limit(&certificate.spec);
+    let namespace = certificate.namespace();
+    let owned = context
+        .informers
+        .requests()
+        .state()
+        .into_iter()
+        .filter(|r| r.namespace() == namespace && is_owned_by(r, certificate));
     for request in owned {
-        if let Some(revision) = revision_of(request)
+        if let Some(revision) = revision_of(&request)
             && revision <= current - limit
         {
             let _ = requests
@@ -646,6 +663,43 @@ async fn prune_requests(
     }
 }
 
+/// The Certificates a Secret's change concerns. A temporary key names its
+/// Certificate as owner and an issued Secret carries the certificate-name
+/// annotation, so most Secrets map straight to their Certificate; only a
+/// Secret with neither (made by hand, or foreign) costs a scan of the cache
+/// for Certificates whose `secretName` it is.
+fn certificates_of_secret(
+    store: &Store<Certificate>,
+    secret: &Secret,
+) -> Vec<ObjectRef<Certificate>> {
+    let namespace = secret.namespace().unwrap_or_default();
+    let mut named: Vec<ObjectRef<Certificate>> = secret
+        .owner_references()
+        .iter()
+        .filter(|o| o.kind == "Certificate")
+        .map(|o| o.name.as_str())
+        .chain(
+            secret
+                .annotations()
+                .get(CERTIFICATE_NAME)
+                .map(String::as_str),
+        )
+        .map(|name| ObjectRef::new(name).within(&namespace))
+        .collect();
+    if named.is_empty() {
+        let name = secret.name_any();
+        named = store
+            .state_filter(|c| {
+                c.spec.secret_name == name && c.namespace().as_deref() == Some(namespace.as_str())
+            })
+            .iter()
+            .map(|c| ObjectRef::from_obj(&**c))
+            .collect();
+    }
+    named.dedup();
+    named
+}
+
 fn error_policy(certificate: Arc<Certificate>, error: &ControllerError, _: Arc<Context>) -> Action {
     tracing::debug!(certificate = %certificate.name_any(), %error, "certificate reconcile failed");
     Action::requeue(ERROR_REQUEUE)
@@ -653,38 +707,19 @@ fn error_policy(certificate: Arc<Certificate>, error: &ControllerError, _: Arc<C
 
 /// Runs the Certificate controller: it follows its Certificates, the
 /// requests and temporary key Secrets they own, and the Secrets they name.
-pub async fn run(context: Arc<Context>) {
+pub async fn run(context: Arc<Context>, trigger: ReflectHandle<CertificateRequest>) {
     let certificates: Api<Certificate> = Api::all(context.client.clone());
-    let requests: Api<CertificateRequest> = Api::all(context.client.clone());
     let secrets: Api<Secret> = Api::all(context.client.clone());
     let controller = Controller::new(certificates, watcher::Config::default());
     let store = controller.store();
     let _ = context.metrics.caches.certificates.set(store.clone());
     let metrics = Arc::clone(&context.metrics);
     let stream = controller
-        .owns(requests, watcher::Config::default())
+        .owns_shared_stream(trigger)
         .watches(
             secrets,
             watcher::Config::default(),
-            move |secret: Secret| {
-                let namespace = secret.namespace().unwrap_or_default();
-                let name = secret.name_any();
-                let owners: Vec<String> = secret
-                    .owner_references()
-                    .iter()
-                    .filter(|o| o.kind == "Certificate")
-                    .map(|o| o.name.clone())
-                    .collect();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|c| {
-                        c.namespace().as_deref() == Some(namespace.as_str())
-                            && (c.spec.secret_name == name || owners.contains(&c.name_any()))
-                    })
-                    .map(|c| ObjectRef::from_obj(&*c))
-                    .collect::<Vec<_>>()
-            },
+            move |secret: Secret| certificates_of_secret(&store, &secret),
         )
         .run(reconcile, error_policy, context);
     drain("certificates", &metrics, stream).await;

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, ReflectHandle};
 use kube::runtime::watcher;
 use serde_json::json;
 
@@ -598,11 +598,10 @@ fn error_policy(_: Arc<CertificateRequest>, error: &ControllerError, _: Arc<Cont
 
 /// Runs the CertificateRequest controller; an Issuer becoming ready
 /// re-queues the requests waiting for it.
-pub async fn run(context: Arc<Context>) {
-    let requests: Api<CertificateRequest> = Api::all(context.client.clone());
+pub async fn run(context: Arc<Context>, trigger: ReflectHandle<CertificateRequest>) {
     let issuers: Api<Issuer> = Api::all(context.client.clone());
     let cluster_issuers: Api<ClusterIssuer> = Api::all(context.client.clone());
-    let controller = Controller::new(requests, watcher::Config::default());
+    let controller = Controller::for_shared_stream(trigger, context.informers.requests().clone());
     let store = controller.store();
     let metrics = Arc::clone(&context.metrics);
     let cluster_store = store.clone();

@@ -10,6 +10,7 @@ pub mod acme;
 pub mod certificate;
 pub mod certificate_request;
 pub mod events;
+pub mod informers;
 pub mod ingress_shim;
 pub mod issuer;
 pub mod leader;
@@ -84,6 +85,8 @@ pub struct Context {
     /// The HTTP-01 tokens being presented (served when
     /// [`SolverOptions::http01_address`] is set).
     pub http01: Responder,
+    /// Caches shared by the controllers.
+    pub informers: Arc<informers::Informers>,
 }
 
 impl Context {
@@ -97,6 +100,7 @@ impl Context {
             metrics: Arc::new(Metrics::new()),
             health: Arc::new(Health::default()),
             http01: Responder::default(),
+            informers: Arc::new(informers::Informers::new()),
         }
     }
 }
@@ -111,13 +115,18 @@ impl std::fmt::Debug for Context {
 
 /// Runs every controller until the returned future is dropped.
 pub async fn run(context: Arc<Context>) {
+    let Some(shared) = context.informers.start(context.client.clone()) else {
+        tracing::error!("the controllers are already running on this context");
+        return;
+    };
     let issuers = issuer::run_issuers(Arc::clone(&context));
     let cluster_issuers = issuer::run_cluster_issuers(Arc::clone(&context));
-    let certificates = certificate::run(Arc::clone(&context));
-    let requests = certificate_request::run(Arc::clone(&context));
+    let certificates = certificate::run(Arc::clone(&context), shared.for_certificates);
+    let requests = certificate_request::run(Arc::clone(&context), shared.for_requests);
     let shim = ingress_shim::run(Arc::clone(&context));
     let readiness = mark_ready_when_synced(Arc::clone(&context));
     tokio::join!(
+        shared.driver,
         issuers,
         cluster_issuers,
         certificates,

@@ -89,14 +89,15 @@ fn apply_change(root: &Path, change: &crate::apiserver::watch::Change) {
     if !change.key.starts_with(SECRETS_PREFIX) {
         return;
     }
+    let object = change.object();
     let result = match change.kind {
         ChangeKind::Deleted => {
-            if files_for(&change.object).is_some() {
-                let _ = std::fs::remove_dir_all(secret_dir(root, &change.object));
+            if files_for(&object).is_some() {
+                let _ = std::fs::remove_dir_all(secret_dir(root, &object));
             }
             Ok(())
         }
-        _ => export(root, &change.object),
+        _ => export(root, &object),
     };
     if let Err(err) = result {
         tracing::error!(error = %err, "export failed");
