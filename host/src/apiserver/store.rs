@@ -28,6 +28,17 @@ use super::watch::{Change, ChangeKind, WatchHub};
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RESOURCE_VERSION: &str = "resourceVersion";
+/// Dependents by owner, for garbage collection: `<owner uid>\0<dependent
+/// key>` → nothing. Without it, deleting an object had to decode every
+/// object of every type in its namespace (inside the single writer) to find
+/// the ones it owns, so each delete cost O(namespace) and stalled all writes.
+const DEPENDENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("dependents");
+/// The owner uids each owned object is indexed under (newline-separated),
+/// so a write can update [`DEPENDENTS`] without decoding the old object.
+const OWNERS: TableDefinition<&str, &str> = TableDefinition::new("owners");
+/// Set in [`META`] once the owner index covers every object (a data
+/// directory from before the index is indexed on open).
+const OWNER_INDEX: &str = "ownerIndexVersion";
 
 /// How many queued writes one commit may carry.
 const MAX_BATCH: usize = 512;
@@ -125,8 +136,18 @@ impl Store {
         let revision = {
             let txn = db.begin_write().map_err(storage)?;
             let rv = {
-                txn.open_table(OBJECTS).map_err(storage)?;
-                let meta = txn.open_table(META).map_err(storage)?;
+                let objects = txn.open_table(OBJECTS).map_err(storage)?;
+                let mut meta = txn.open_table(META).map_err(storage)?;
+                let mut dependents = txn.open_table(DEPENDENTS).map_err(storage)?;
+                let mut owners = txn.open_table(OWNERS).map_err(storage)?;
+                if meta.get(OWNER_INDEX).map_err(storage)?.is_none() {
+                    for entry in objects.iter().map_err(storage)? {
+                        let (key, value) = entry.map_err(storage)?;
+                        let object = decode(key.value(), value.value())?;
+                        reindex(&mut dependents, &mut owners, key.value(), Some(&object))?;
+                    }
+                    meta.insert(OWNER_INDEX, 1).map_err(storage)?;
+                }
                 meta.get(RESOURCE_VERSION)
                     .map_err(storage)?
                     .map(|v| v.value())
@@ -251,6 +272,43 @@ pub struct Listed {
     pub continue_after: Option<String>,
 }
 
+/// Points the owner index at `object`'s owners (none when it is gone).
+fn reindex(
+    dependents: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    owners: &mut redb::Table<'_, &'static str, &'static str>,
+    key: &str,
+    object: Option<&Value>,
+) -> Result<(), StoreError> {
+    let new = object
+        .map(object::owner_uids)
+        .unwrap_or_default()
+        .join("\n");
+    let old = owners
+        .get(key)
+        .map_err(storage)?
+        .map(|v| v.value().to_owned())
+        .unwrap_or_default();
+    if old == new {
+        return Ok(());
+    }
+    for uid in old.split('\n').filter(|u| !u.is_empty()) {
+        dependents
+            .remove(format!("{uid}\0{key}").as_str())
+            .map_err(storage)?;
+    }
+    for uid in new.split('\n').filter(|u| !u.is_empty()) {
+        dependents
+            .insert(format!("{uid}\0{key}").as_str(), [].as_slice())
+            .map_err(storage)?;
+    }
+    if new.is_empty() {
+        owners.remove(key).map_err(storage)?;
+    } else {
+        owners.insert(key, new.as_str()).map_err(storage)?;
+    }
+    Ok(())
+}
+
 /// An object's JSON. Encoding a `Value` cannot fail (its keys are strings).
 fn encode(object: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(object).unwrap_or_default())
@@ -267,6 +325,7 @@ fn decode(key: &str, bytes: &[u8]) -> Result<Value, StoreError> {
 /// earlier writes; writes are kept until the batch commits.
 pub struct Txn<'a> {
     table: &'a redb::Table<'a, &'static str, &'static [u8]>,
+    dependents: &'a redb::Table<'a, &'static str, &'static [u8]>,
     batch: &'a BTreeMap<String, Option<Value>>,
     own: BTreeMap<String, Option<Value>>,
     next_revision: u64,
@@ -316,6 +375,40 @@ impl Txn<'_> {
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k, v)))
             .collect())
+    }
+
+    /// Every object that names `owner_uid` among its owners, as this write
+    /// sees them: the committed index, plus this batch's own writes.
+    pub fn dependents(&self, owner_uid: &str) -> Result<Vec<(String, Value)>, StatusError> {
+        let prefix = format!("{owner_uid}\0");
+        let mut keys = std::collections::BTreeSet::new();
+        for entry in self.dependents.range(prefix.as_str()..).map_err(storage)? {
+            let (entry, _) = entry.map_err(storage)?;
+            match entry.value().strip_prefix(prefix.as_str()) {
+                Some(key) => keys.insert(key.to_owned()),
+                None => break,
+            };
+        }
+        for layer in [self.batch, &self.own] {
+            for (key, value) in layer {
+                if value
+                    .as_ref()
+                    .is_some_and(|v| object::owner_uids(v).iter().any(|u| u == owner_uid))
+                {
+                    keys.insert(key.clone());
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for key in keys {
+            // The index may predate this batch's writes: check the object.
+            if let Some(object) = self.get(&key)?
+                && object::owner_uids(&object).iter().any(|u| u == owner_uid)
+            {
+                found.push((key, object));
+            }
+        }
+        Ok(found)
     }
 
     /// Stores `object` under `key` with the next resourceVersion; returns
@@ -368,10 +461,13 @@ fn run_batch(db: &Database, jobs: Vec<Job>, watch: &WatchHub, revision: &AtomicU
         let mut next = start;
         {
             let mut table = txn.open_table(OBJECTS).map_err(storage)?;
+            let mut dependents = txn.open_table(DEPENDENTS).map_err(storage)?;
+            let mut owners = txn.open_table(OWNERS).map_err(storage)?;
             let mut batch: BTreeMap<String, Option<Value>> = BTreeMap::new();
             for job in jobs {
                 let mut view = Txn {
                     table: &table,
+                    dependents: &dependents,
                     batch: &batch,
                     own: BTreeMap::new(),
                     next_revision: next,
@@ -393,6 +489,7 @@ fn run_batch(db: &Database, jobs: Vec<Job>, watch: &WatchHub, revision: &AtomicU
                 .map(|c: &Change| (c.key.as_str(), &c.json))
                 .collect();
             for (key, value) in &batch {
+                reindex(&mut dependents, &mut owners, key, value.as_ref())?;
                 match value {
                     Some(_) => {
                         let bytes = latest

@@ -500,32 +500,31 @@ fn collect_dependents(
         return Ok(());
     }
     let registry = Arc::clone(&ctx.registry);
-    for resource in registry.types() {
-        if owner_namespaced && !resource.namespaced {
+    for (key, dependent) in txn.dependents(owner_uid)? {
+        let Some(resource) = registry
+            .types()
+            .iter()
+            .find(|t| key.starts_with(&t.key_prefix()))
+        else {
+            continue;
+        };
+        // A namespaced owner owns only objects in its own namespace.
+        if owner_namespaced && (!resource.namespaced || object::namespace(&dependent) != namespace)
+        {
             continue;
         }
-        let prefix = if owner_namespaced {
-            format!("{}{namespace}/", resource.key_prefix())
+        let owners = object::owner_uids(&dependent);
+        if owners.len() > 1 || propagation == Propagation::Orphan {
+            let mut kept = dependent;
+            if let Some(refs) = kept
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid));
+            }
+            txn.put(&key, kept, ChangeKind::Modified);
         } else {
-            resource.key_prefix()
-        };
-        for (key, dependent) in txn.list(&prefix)? {
-            let owners = object::owner_uids(&dependent);
-            if !owners.iter().any(|u| u == owner_uid) {
-                continue;
-            }
-            if owners.len() > 1 || propagation == Propagation::Orphan {
-                let mut kept = dependent;
-                if let Some(refs) = kept
-                    .pointer_mut("/metadata/ownerReferences")
-                    .and_then(Value::as_array_mut)
-                {
-                    refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid));
-                }
-                txn.put(&key, kept, ChangeKind::Modified);
-            } else {
-                mark_or_delete(txn, ctx, resource, &key, dependent, propagation)?;
-            }
+            mark_or_delete(txn, ctx, resource, &key, dependent, propagation)?;
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! source, repeated occurrences counted on one Event (so `kubectl describe`
 //! shows `(x3 over 5m)` rather than three lines).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
@@ -35,12 +35,43 @@ impl EventType {
 /// (object uid, reason, message): what makes two Events the same.
 type EventKey = (String, String, String);
 
+/// How many distinct Events are remembered for counting repeats. Like
+/// client-go's event correlator (an LRU of 4096), this bounds memory however
+/// many objects pass through; an Event that fell out of the window is
+/// recorded afresh, as a new Event, which costs only a line in `describe`.
+const SEEN_LIMIT: usize = 4096;
+
+/// The Events recorded recently: (object uid, reason, message) → (event
+/// name, count), forgetting the oldest first beyond [`SEEN_LIMIT`].
+#[derive(Debug, Default)]
+struct Seen {
+    events: HashMap<EventKey, (String, i32)>,
+    order: VecDeque<EventKey>,
+}
+
+impl Seen {
+    fn get(&self, key: &EventKey) -> Option<(String, i32)> {
+        self.events.get(key).cloned()
+    }
+
+    fn insert(&mut self, key: EventKey, value: (String, i32)) {
+        if self.events.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+        }
+        while self.events.len() > SEEN_LIMIT {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.events.remove(&oldest);
+        }
+    }
+}
+
 /// Records Events; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
     client: kube::Client,
-    /// (object uid, reason, message) → (event name, count).
-    seen: Arc<Mutex<HashMap<EventKey, (String, i32)>>>,
+    seen: Arc<Mutex<Seen>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -80,8 +111,7 @@ impl Recorder {
             .seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
+            .get(&key);
         if let Some((name, count)) = known {
             let patch = json!({"count": count + 1, "lastTimestamp": to_time(now)});
             if api
@@ -138,5 +168,32 @@ impl Recorder {
             }
             Err(err) => tracing::warn!(%reason, error = %err, "cannot record event"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: usize) -> EventKey {
+        (format!("uid-{i}"), "Issuing".to_owned(), "m".to_owned())
+    }
+
+    #[test]
+    fn remembers_at_most_the_limit_forgetting_the_oldest() {
+        let mut seen = Seen::default();
+        for i in 0..=SEEN_LIMIT {
+            seen.insert(key(i), (format!("e{i}"), 1));
+        }
+        assert_eq!(seen.events.len(), SEEN_LIMIT);
+        assert_eq!(seen.get(&key(0)), None);
+        assert_eq!(
+            seen.get(&key(SEEN_LIMIT)),
+            Some((format!("e{SEEN_LIMIT}"), 1))
+        );
+        // A repeat updates its count without taking a second place.
+        seen.insert(key(1), ("e1".to_owned(), 2));
+        assert_eq!(seen.order.len(), SEEN_LIMIT);
+        assert_eq!(seen.get(&key(1)), Some(("e1".to_owned(), 2)));
     }
 }
