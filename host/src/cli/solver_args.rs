@@ -78,3 +78,61 @@ impl SolverArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        solvers: SolverArgs,
+    }
+
+    fn options(args: &[&str], in_cluster: bool) -> SolverOptions {
+        let argv = std::iter::once("certwasm").chain(args.iter().copied());
+        Cli::parse_from(argv).solvers.options(in_cluster)
+    }
+
+    #[test]
+    fn solver_objects_are_made_in_a_cluster_unless_told_otherwise() {
+        let in_cluster = options(&[], true).http01_ingress.unwrap();
+        assert_eq!(in_cluster.solver_port, 8089);
+        assert_eq!(
+            in_cluster.service_selector,
+            BTreeMap::from([("app.kubernetes.io/name".to_owned(), "certwasm".to_owned())])
+        );
+        assert!(options(&[], false).http01_ingress.is_none());
+        assert!(
+            options(&["--http01-solver-ingress", "false"], true)
+                .http01_ingress
+                .is_none()
+        );
+        let local = options(
+            &[
+                "--http01-solver-ingress",
+                "true",
+                "--http01-solver-address",
+                "127.0.0.1:5002",
+                "--http01-solver-service-selector",
+                "app=cw,tier=ctl",
+            ],
+            false,
+        )
+        .http01_ingress
+        .unwrap();
+        assert_eq!((local.solver_port, local.service_selector.len()), (5002, 2));
+        // No responder, nothing to route to.
+        assert!(
+            options(&["--http01-solver-address", "off"], true)
+                .http01_ingress
+                .is_none()
+        );
+        assert!(
+            Cli::try_parse_from(["certwasm", "--http01-solver-service-selector", "novalue"])
+                .is_err()
+        );
+    }
+}
