@@ -66,7 +66,7 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
             Options {
                 auto_approve: !args.no_auto_approve,
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
-                solvers: args.solvers.options(),
+                solvers: args.solvers.options(true),
             },
         ));
         if let Some(address) = args.solvers.http01_solver_address.0 {

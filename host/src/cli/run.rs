@@ -83,7 +83,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             controller: crate::controller::Options {
                 auto_approve: !args.no_auto_approve,
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
-                solvers: args.solvers.options(),
+                solvers: args.solvers.options(false),
             },
             controllers: !args.api_only,
             metrics_address: args.metrics_listen_address.0,

@@ -3,10 +3,15 @@
 //! and Challenge resources (so `kubectl describe order|challenge` tells
 //! the story), presents each challenge through the host's solvers, runs
 //! the self-check, and tells the plugin which tokens are ready to be
-//! validated. When the request ends, the challenges are cleaned up.
+//! validated. When the request ends, the challenges are cleaned up. In a
+//! cluster an `http01.ingress` challenge also gets the Service and Ingress
+//! that route the ACME server's fetch to the responder
+//! ([`crate::solver::http01_ingress`] builds them; this module writes them).
 
 use std::collections::BTreeSet;
 
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Resource, ResourceExt};
 
@@ -18,7 +23,7 @@ use crate::api::{
 };
 use crate::plugin::bindings::types::{Challenge as PluginChallenge, Order as PluginOrder};
 use crate::policy::conditions::to_time;
-use crate::solver::{SolverError, dns01, self_check};
+use crate::solver::{SolverError, dns01, http01_ingress, self_check};
 
 const ORDERS: &str = "cert-manager-orders";
 const CHALLENGES: &str = "cert-manager-challenges";
@@ -130,12 +135,108 @@ async fn dns_provider(
     .await
 }
 
+/// A created object that already existed is fine (a retried present).
+fn created<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// A deleted object that was already gone is fine.
+fn deleted<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(err) => Err(err),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// In a cluster ([`crate::solver::SolverOptions::http01_ingress`]), for an
+/// `http01.ingress` challenge: the solver Service, and either a solver
+/// Ingress or the challenge's path in the Ingress `name` says, so that
+/// the ACME server's fetch on port 80 reaches the responder. The Service
+/// and the Ingress are owned by the Challenge.
+async fn route_http01(context: &Context, challenge: &Challenge) -> Result<(), SolverError> {
+    let (Some(options), Some(settings)) = (
+        &context.options.solvers.http01_ingress,
+        http01_ingress::ingress_settings(challenge),
+    ) else {
+        return Ok(());
+    };
+    let failed = |what: &str, err: &dyn std::fmt::Display| SolverError::SolverObjects {
+        what: what.to_owned(),
+        reason: err.to_string(),
+    };
+    let namespace = challenge.namespace().unwrap_or_default();
+    let owner = challenge.controller_owner_ref(&());
+    let name = http01_ingress::object_name(&challenge.name_any());
+    let services: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
+    let service = http01_ingress::service(challenge, options, owner.clone());
+    created(services.create(&PostParams::default(), &service).await)
+        .map_err(|e| failed("Service", &e))?;
+    let ingresses: Api<Ingress> = Api::namespaced(context.client.clone(), &namespace);
+    match settings.name.as_deref().filter(|n| !n.is_empty()) {
+        Some(existing_name) => {
+            let existing = ingresses
+                .get(existing_name)
+                .await
+                .map_err(|e| failed("Ingress", &e))?;
+            if let Some(updated) =
+                http01_ingress::with_challenge_path(&existing, challenge, options, &name)
+            {
+                ingresses
+                    .replace(existing_name, &PostParams::default(), &updated)
+                    .await
+                    .map_err(|e| failed("Ingress", &e))?;
+            }
+        }
+        None => {
+            let ingress = http01_ingress::ingress(challenge, options, &name, owner)
+                .map_err(|e| failed("Ingress", &e))?;
+            created(ingresses.create(&PostParams::default(), &ingress).await)
+                .map_err(|e| failed("Ingress", &e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Undoes [`route_http01`]: deletes the solver Ingress (or takes the path
+/// out of the named one) and the Service.
+async fn unroute_http01(context: &Context, challenge: &Challenge) -> Result<(), kube::Error> {
+    let (Some(_), Some(settings)) = (
+        &context.options.solvers.http01_ingress,
+        http01_ingress::ingress_settings(challenge),
+    ) else {
+        return Ok(());
+    };
+    let namespace = challenge.namespace().unwrap_or_default();
+    let name = http01_ingress::object_name(&challenge.name_any());
+    let ingresses: Api<Ingress> = Api::namespaced(context.client.clone(), &namespace);
+    match settings.name.as_deref().filter(|n| !n.is_empty()) {
+        Some(existing_name) => {
+            if let Some(existing) = ingresses.get_opt(existing_name).await?
+                && let Some(updated) = http01_ingress::without_solver_paths(&existing, &name)
+            {
+                ingresses
+                    .replace(existing_name, &PostParams::default(), &updated)
+                    .await?;
+            }
+        }
+        None => deleted(ingresses.delete(&name, &DeleteParams::default()).await)?,
+    }
+    let services: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
+    deleted(services.delete(&name, &DeleteParams::default()).await)
+}
+
 /// Presents one challenge and runs the self-check; `Ok` when the ACME
 /// server may now be asked to validate it.
 async fn present(
     context: &Context,
     request: &CertificateRequest,
     challenge: &PluginChallenge,
+    stored: &Challenge,
 ) -> Result<(), SolverError> {
     match challenge.challenge_type.as_str() {
         "dns-01" => {
@@ -152,6 +253,7 @@ async fn present(
                 return Err(SolverError::NoResponder);
             }
             context.http01.present(&challenge.token, &challenge.key);
+            route_http01(context, stored).await?;
             self_check::http01(
                 &context.options.solvers,
                 &challenge.dns_name,
@@ -353,7 +455,7 @@ pub async fn sync(
                 status.state = reported_state.or(Some(AcmeState::Pending));
                 status.processing = true;
                 if !status.presented {
-                    match present(context, request, reported).await {
+                    match present(context, request, reported, &challenge).await {
                         Ok(()) => {
                             status.presented = true;
                             status.presented_at = Some(to_time(time::OffsetDateTime::now_utc()));
@@ -423,6 +525,11 @@ pub async fn finish(
     let mut seen = BTreeSet::new();
     for challenge in challenges_of(context, request).await? {
         context.http01.clean_up(&challenge.spec.token);
+        if challenge.spec.type_ == AcmeChallengeType::Http01
+            && let Err(err) = unroute_http01(context, &challenge).await
+        {
+            tracing::warn!(challenge = %challenge.name_any(), "HTTP-01 solver clean-up failed: {err}");
+        }
         if challenge.spec.type_ == AcmeChallengeType::Dns01 {
             let fqdn = dns01::challenge_fqdn(&challenge.spec.dns_name);
             let removed = match dns_provider(context, request, &challenge.spec.solver).await {

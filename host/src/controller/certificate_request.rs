@@ -41,8 +41,16 @@ pub const PLUGIN_STATE_ANNOTATION: &str = "certwasm.io/plugin-state";
 /// the request's own updates do not call it early.
 pub const NEXT_CALL_ANNOTATION: &str = "certwasm.io/plugin-next-call";
 
-/// How soon the plugin is called after a challenge was presented.
-const PRESENTED_RECHECK: Duration = Duration::from_millis(200);
+/// How soon the plugin is called after a challenge was presented: at
+/// once, so that it tells the ACME server to validate (the presentation
+/// and the self-check are done; waiting only adds latency). Safe because
+/// the call reads the request fresh ([`fresh_for_call`]), never the
+/// cache that may lag the state just written.
+const PRESENTED_RECHECK: Duration = Duration::ZERO;
+
+/// The shortest wait a plugin's `retry-after-ms` is given: a floor against
+/// a plugin that would spin (the ACME plugin's own first poll is 250 ms).
+const MIN_PLUGIN_WAIT: Duration = Duration::from_millis(100);
 
 /// How long to wait before calling the plugin again, if at all.
 fn wait_before_next_call(
@@ -367,6 +375,10 @@ async fn reconcile(
         _ => None,
     };
 
+    // The plugin's state and next call as last written, not as cached.
+    let Some(request) = fresh_for_call(&context, &request).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
     // A pending plugin is called again at the time it asked for, not at
     // every change of the request (its own state write is one).
     let next_call = request
@@ -421,6 +433,7 @@ async fn reconcile(
             .collect(),
         presented_challenges,
     };
+    let call_started = std::time::Instant::now();
     let outcome = {
         let context = Arc::clone(&context);
         let plugin_name = choice.plugin_name().to_owned();
@@ -444,6 +457,16 @@ async fn reconcile(
         .await
         .map_err(|e| ControllerError::Internal(e.to_string()))??
     };
+    tracing::debug!(
+        request = %request.name_any(),
+        elapsed_ms = call_started.elapsed().as_millis(),
+        outcome = match &outcome {
+            Ok(Ok(IssueOutcome::Issued(_))) => "issued",
+            Ok(Ok(IssueOutcome::Pending(_))) => "pending",
+            _ => "failed",
+        },
+        "plugin call"
+    );
     match outcome {
         Ok(Ok(IssueOutcome::Issued(issued))) => {
             if is_acme {
@@ -501,8 +524,14 @@ async fn reconcile(
             let wait = if presented_now {
                 PRESENTED_RECHECK
             } else {
-                Duration::from_millis(pending.retry_after_ms.max(100))
+                Duration::from_millis(pending.retry_after_ms).max(MIN_PLUGIN_WAIT)
             };
+            tracing::debug!(
+                request = %request.name_any(),
+                wait_ms = wait.as_millis(),
+                waiting_for = %pending.waiting_for,
+                "plugin pending"
+            );
             let next_call = time::OffsetDateTime::now_utc() + wait;
             let namespace = request.namespace().unwrap_or_default();
             let api: Api<CertificateRequest> = Api::namespaced(context.client.clone(), &namespace);
@@ -589,6 +618,28 @@ async fn reconcile(
             Ok(Action::requeue(RETRY_TRANSIENT))
         }
     }
+}
+
+/// The request as the API has it now, when its plugin is still to be
+/// called; `None` once it is gone or finished. The reflector's copy can lag
+/// the annotations the last call wrote (its state, its next call), most of
+/// all when the next call is due at once: calling the plugin with that
+/// copy would replay an old state (and, before the first state, start a
+/// second ACME order). One GET per call is cheap beside the call.
+async fn fresh_for_call(
+    context: &Context,
+    request: &CertificateRequest,
+) -> Result<Option<CertificateRequest>, ControllerError> {
+    let namespace = request.namespace().unwrap_or_default();
+    let api: Api<CertificateRequest> = Api::namespaced(context.client.clone(), &namespace);
+    let fresh = api.get_opt(&request.name_any()).await?;
+    Ok(fresh.filter(|fresh| {
+        fresh.metadata.deletion_timestamp.is_none()
+            && !matches!(
+                ready_reason(fresh).as_deref(),
+                Some("Issued" | "Failed" | "Denied")
+            )
+    }))
 }
 
 fn error_policy(_: Arc<CertificateRequest>, error: &ControllerError, _: Arc<Context>) -> Action {

@@ -3,11 +3,14 @@
 //! sees it before the server is told to look (cert-manager's self-check).
 //!
 //! HTTP-01 is served by [`http01::Responder`] on `--http01-solver-address`
-//! (cert-manager's solver port, 8089). DNS-01 records are written through
-//! a [`dns01::DnsProvider`] (RFC 2136 for now) and checked for propagation.
+//! (cert-manager's solver port, 8089); in a cluster the ACME server reaches
+//! it through a Service and an Ingress per challenge
+//! ([`http01_ingress`]). DNS-01 records are written through a
+//! [`dns01::DnsProvider`] (RFC 2136 for now) and checked for propagation.
 
 pub mod dns01;
 pub mod http01;
+pub mod http01_ingress;
 pub mod self_check;
 
 use std::net::SocketAddr;
@@ -24,6 +27,10 @@ pub struct SolverOptions {
     /// Nameservers the self-checks resolve through (cert-manager's
     /// `--dns01-recursive-nameservers`); empty: the system resolver.
     pub nameservers: Vec<SocketAddr>,
+    /// Create a Service and an Ingress per HTTP-01 challenge whose solver
+    /// says `http01.ingress` (`certwasm controller`), or not (`certwasm
+    /// run`, where the ACME server reaches the responder directly).
+    pub http01_ingress: Option<http01_ingress::IngressSolverOptions>,
 }
 
 impl Default for SolverOptions {
@@ -32,6 +39,7 @@ impl Default for SolverOptions {
             http01_address: None,
             self_check_port: 80,
             nameservers: Vec::new(),
+            http01_ingress: None,
         }
     }
 }
@@ -54,4 +62,7 @@ pub enum SolverError {
     /// A DNS-01 record could not be written, removed or seen.
     #[error(transparent)]
     Dns01(#[from] dns01::Dns01Error),
+    /// The HTTP-01 solver Service or Ingress could not be written.
+    #[error("cannot set up the HTTP-01 solver's {what}: {reason}")]
+    SolverObjects { what: String, reason: String },
 }

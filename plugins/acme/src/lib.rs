@@ -16,6 +16,7 @@
 //! - [`identifiers`]: the order's identifiers from the CSR.
 //! - [`solver`]: cert-manager's solver selection, pure.
 //! - [`order`]: the resumable order state machine.
+//! - [`poll`]: when to look at the order again (backoff, Retry-After), pure.
 
 pub mod account;
 pub mod client;
@@ -23,6 +24,7 @@ mod der;
 pub mod identifiers;
 pub mod jose;
 pub mod order;
+pub mod poll;
 pub mod solver;
 mod time;
 

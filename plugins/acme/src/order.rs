@@ -35,6 +35,7 @@ use crate::client::{self, AcmeError, Client, Directory, Transport};
 use crate::der;
 use crate::identifiers::{self, Identifier};
 use crate::jose::{self, AccountJwk};
+use crate::poll;
 use crate::solver::{self, Solver};
 
 /// The version of [`State`]'s format; bumped when it changes incompatibly.
@@ -53,6 +54,14 @@ pub struct State {
     /// None until newOrder succeeded (e.g. it was rate limited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<OrderState>,
+    /// Polls in a row that found the order where the one before left it:
+    /// the exponent of the poll backoff ([`poll::delay_ms`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub polls: u32,
+    /// The order's progress at the last poll ([`OrderState::progress`]),
+    /// to tell whether the server moved since.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub progress: String,
 }
 
 /// The order as last seen.
@@ -107,6 +116,10 @@ fn is_false(value: &bool) -> bool {
     !value
 }
 
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
 impl State {
     /// The bytes for `pending.state`.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -153,9 +166,9 @@ pub struct IssueInput<'a> {
     pub now_unix: i64,
 }
 
-/// Seconds to wait when the server gives no Retry-After: while it
-/// validates or issues, and while the host presents the challenges.
-const POLL_SECONDS: u64 = 2;
+/// Seconds to wait while the host presents the challenges (the host calls
+/// sooner once they are presented). While the server validates or issues,
+/// the wait is [`poll::delay_ms`]'s backoff.
 const PRESENT_SECONDS: u64 = 10;
 /// After a rate limit or transient failure with no Retry-After.
 const BACKOFF_SECONDS: u64 = 30;
@@ -209,6 +222,8 @@ pub fn advance(
                 account: account.url,
                 nonce: None,
                 order: None,
+                polls: 0,
+                progress: String::new(),
             };
             (state, client)
         }
@@ -225,14 +240,39 @@ pub fn advance(
         Ok(Step::Wait {
             seconds,
             waiting_for,
-        }) => Ok(pending_outcome(
-            &state,
-            &jwk,
-            settings,
-            seconds,
+        }) => {
+            state.polls = 0;
+            state.progress.clear();
+            Ok(pending_outcome(
+                &state,
+                &jwk,
+                settings,
+                seconds.saturating_mul(1000),
+                waiting_for,
+                events,
+            ))
+        }
+        Ok(Step::Poll {
+            retry_after,
             waiting_for,
-            events,
-        )),
+        }) => {
+            let progress = state
+                .order
+                .as_ref()
+                .map(OrderState::progress)
+                .unwrap_or_default();
+            state.polls = poll::next_attempt(state.polls, &state.progress, &progress);
+            state.progress = progress;
+            let millis = poll::delay_ms(state.polls, retry_after.as_deref(), input.now_unix);
+            Ok(pending_outcome(
+                &state,
+                &jwk,
+                settings,
+                millis,
+                waiting_for,
+                events,
+            ))
+        }
         // Rate limits, and any transient failure once an order exists: keep
         // the state (so the order is never lost) and come back later.
         Err(StepError::Acme(context, error))
@@ -253,7 +293,7 @@ pub fn advance(
                 &state,
                 &jwk,
                 settings,
-                seconds,
+                seconds.saturating_mul(1000),
                 format!("Retrying after {seconds}s: {message}"),
                 events,
             ))
@@ -274,7 +314,17 @@ fn acme_error(context: &str, error: &AcmeError) -> PluginError {
 
 enum Step {
     Issued(String),
-    Wait { seconds: u64, waiting_for: String },
+    /// Waiting for the host (to present challenges), a fixed time.
+    Wait {
+        seconds: u64,
+        waiting_for: String,
+    },
+    /// Waiting for the server: poll with backoff, not before its
+    /// Retry-After (the header's value, if it sent one).
+    Poll {
+        retry_after: Option<String>,
+        waiting_for: String,
+    },
 }
 
 enum StepError {
@@ -343,6 +393,27 @@ fn problem_text(problem: &client::Problem) -> String {
 }
 
 impl OrderState {
+    /// Where the order stands, compactly: its status, then each
+    /// authorization's and its challenge's (`pending:pp.vv`). Equal
+    /// between two polls means the server has not moved.
+    pub fn progress(&self) -> String {
+        let mut progress = self.status.clone();
+        progress.push(':');
+        for (i, authorization) in self.authorizations.iter().enumerate() {
+            if i > 0 {
+                progress.push('.');
+            }
+            progress.push(initial(&authorization.status));
+            if let Some(challenge) = &authorization.challenge {
+                progress.push(initial(&challenge.status));
+                if challenge.responded {
+                    progress.push('r');
+                }
+            }
+        }
+        progress
+    }
+
     fn update(&mut self, object: OrderObject) {
         self.status = object.status;
         if !object.finalize.is_empty() {
@@ -355,11 +426,8 @@ impl OrderState {
     }
 }
 
-fn retry_after(response: &client::HttpResponse, now_unix: i64, default: u64) -> u64 {
-    response
-        .header("retry-after")
-        .and_then(|v| client::parse_retry_after(v, now_unix))
-        .unwrap_or(default)
+fn retry_after(response: &client::HttpResponse) -> Option<String> {
+    response.header("retry-after").map(str::to_owned)
 }
 
 fn step(
@@ -369,7 +437,7 @@ fn step(
     input: &IssueInput<'_>,
     events: &mut Vec<Event>,
 ) -> Result<Step, StepError> {
-    let mut poll_seconds = POLL_SECONDS;
+    let mut server_retry_after = None;
     if state.order.is_none() {
         let identifiers = identifiers::from_csr_pem(input.csr_pem)
             .map_err(|e| StepError::Plugin(failed(FAILED, e.to_string())))?;
@@ -414,7 +482,7 @@ fn step(
         let response = client
             .post_as_get(&order.url, None)
             .context("Failed to get the Order")?;
-        poll_seconds = retry_after(&response, input.now_unix, POLL_SECONDS);
+        server_retry_after = retry_after(&response);
         order.update(client::json(&response, "order").context("Failed to get the Order")?);
     }
     let order = state.order.as_mut().ok_or_else(|| {
@@ -427,7 +495,7 @@ fn step(
     for _ in 0..3 {
         match order.status.as_str() {
             "pending" => {
-                return pending_authorizations(client, order, settings, input, poll_seconds);
+                return pending_authorizations(client, order, settings, input, server_retry_after);
             }
             "ready" => {
                 let csr_der = x509::decode_csr_pem(input.csr_pem).map_err(|e| {
@@ -442,12 +510,12 @@ fn step(
                         &serde_json::json!({"csr": jose::b64(&csr_der)}),
                     )
                     .context("Failed to finalize Order")?;
-                poll_seconds = retry_after(&response, input.now_unix, POLL_SECONDS);
+                server_retry_after = retry_after(&response);
                 order.update(client::json(&response, "order").context("Failed to finalize Order")?);
             }
             "processing" => {
-                return Ok(Step::Wait {
-                    seconds: poll_seconds,
+                return Ok(Step::Poll {
+                    retry_after: server_retry_after,
                     waiting_for: "Waiting for the ACME server to issue the certificate".into(),
                 });
             }
@@ -469,8 +537,8 @@ fn step(
             }
         }
     }
-    Ok(Step::Wait {
-        seconds: poll_seconds,
+    Ok(Step::Poll {
+        retry_after: server_retry_after,
         waiting_for: "Waiting for the ACME server to issue the certificate".into(),
     })
 }
@@ -502,7 +570,7 @@ fn pending_authorizations(
     order: &mut OrderState,
     settings: &IssuerSettings<'_>,
     input: &IssueInput<'_>,
-    poll_seconds: u64,
+    mut server_retry_after: Option<String>,
 ) -> Result<Step, StepError> {
     for authorization in &mut order.authorizations {
         let fresh = authorization.status.is_empty();
@@ -516,6 +584,9 @@ fn pending_authorizations(
         let response = client
             .post_as_get(&authorization.url, None)
             .context("Failed to get the Authorization")?;
+        if let Some(value) = retry_after(&response) {
+            server_retry_after = Some(value);
+        }
         let object: AuthorizationObject =
             client::json(&response, "authorization").context("Failed to get the Authorization")?;
         authorization.status = object.status;
@@ -605,8 +676,8 @@ fn pending_authorizations(
         })
         .collect();
     if unanswered.is_empty() {
-        Ok(Step::Wait {
-            seconds: poll_seconds,
+        Ok(Step::Poll {
+            retry_after: server_retry_after,
             waiting_for: "Waiting for the ACME server to validate the challenges".into(),
         })
     } else {
@@ -617,6 +688,18 @@ fn pending_authorizations(
                 unanswered.join(", ")
             ),
         })
+    }
+}
+
+/// A status's first letter (`-` for none): enough to tell the RFC 8555
+/// statuses of one object apart (pending, processing, ready, valid,
+/// invalid, deactivated, expired, revoked), as `progress` compares them.
+fn initial(status: &str) -> char {
+    match status {
+        "processing" => 'P',
+        "revoked" => 'R',
+        "expired" => 'E',
+        _ => status.chars().next().unwrap_or('-'),
     }
 }
 
@@ -697,13 +780,13 @@ fn pending_outcome(
     state: &State,
     jwk: &AccountJwk,
     settings: &IssuerSettings<'_>,
-    seconds: u64,
+    retry_after_ms: u64,
     waiting_for: String,
     events: Vec<Event>,
 ) -> IssueOutcome {
     IssueOutcome::Pending(Pending {
         state: state.to_bytes(),
-        retry_after_ms: seconds.saturating_mul(1000),
+        retry_after_ms,
         waiting_for,
         events,
         order: state
@@ -809,6 +892,8 @@ mod tests {
                 ],
                 error: String::new(),
             }),
+            polls: 0,
+            progress: String::new(),
         }
     }
 
@@ -915,18 +1000,72 @@ mod tests {
     }
 
     fn run(responses: Vec<client::HttpResponse>) -> Result<IssueOutcome, PluginError> {
+        run_from(&sample_state().to_bytes(), responses)
+    }
+
+    fn run_from(
+        state: &[u8],
+        responses: Vec<client::HttpResponse>,
+    ) -> Result<IssueOutcome, PluginError> {
         let key = certwasm_plugin_sdk::testing::OpensslKey::generate(
             certwasm_plugin_sdk::testing::KeyKind::EcdsaP256,
         );
         let script = Script(std::cell::RefCell::new(responses));
-        let state = sample_state().to_bytes();
         advance(
             &script,
             &key,
             &IssuerSettings::default(),
             &IssueInput::default(),
-            Some(&state),
+            Some(state),
         )
+    }
+
+    fn order_answer(status: &str, retry_after: Option<&str>) -> client::HttpResponse {
+        let mut headers = vec![("Replay-Nonce", "n")];
+        headers.extend(retry_after.map(|v| ("Retry-After", v)));
+        answer(
+            200,
+            &headers,
+            serde_json::json!({"status": status, "authorizations": ["https://ca/authz/1", "https://ca/authz/2"], "finalize": "https://ca/order/7/finalize"}),
+        )
+    }
+
+    /// Runs one call from `state`; the pending wait and the next state.
+    fn poll_once(state: &[u8], answer: client::HttpResponse) -> (u64, Vec<u8>) {
+        let IssueOutcome::Pending(pending) = run_from(state, vec![answer]).unwrap() else {
+            panic!("pending expected");
+        };
+        (pending.retry_after_ms, pending.state)
+    }
+
+    #[test]
+    fn polls_back_off_while_the_order_stands_still_and_restart_when_it_moves() {
+        let mut state = sample_state().to_bytes();
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let (wait, next) = poll_once(&state, order_answer("processing", None));
+            waits.push(wait);
+            state = next;
+        }
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 4000]);
+        let saved = State::from_bytes(&state).unwrap();
+        assert_eq!(saved.polls, 5);
+        assert!(
+            saved.progress.starts_with("processing:"),
+            "{}",
+            saved.progress
+        );
+        // The server's Retry-After is never undercut.
+        let (wait, state) = poll_once(&state, order_answer("processing", Some("7")));
+        assert_eq!(wait, 7_000);
+        // A fresh order (as if a new request) starts short again; so does
+        // one that moved (pending → processing is progress).
+        let (wait, _) = poll_once(&sample_state().to_bytes(), order_answer("processing", None));
+        assert_eq!(wait, 250);
+        let mut moved = State::from_bytes(&state).unwrap();
+        moved.progress = "pending:pp".into();
+        let (wait, _) = poll_once(&moved.to_bytes(), order_answer("processing", None));
+        assert_eq!(wait, 250);
     }
 
     #[test]
