@@ -527,3 +527,100 @@ fn run_batch(db: &Database, jobs: Vec<Job>, watch: &WatchHub, revision: &AtomicU
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(name: &str, owners: &[&str]) -> Value {
+        let refs: Vec<Value> = owners.iter().map(|u| json!({"uid": u})).collect();
+        json!({"metadata": {"name": name, "ownerReferences": refs}})
+    }
+
+    async fn put(store: &Store, key: &'static str, value: Value) {
+        store
+            .write(Box::new(move |txn: &mut Txn<'_>| {
+                Ok(txn.put(key, value, ChangeKind::Added))
+            }))
+            .await
+            .expect("put");
+    }
+
+    /// Opens the file again once the previous handle's writer thread has
+    /// let go of it (it exits when the last handle drops).
+    fn reopen(path: &Path) -> Store {
+        for _ in 0..100 {
+            if let Ok(store) = Store::open(path) {
+                return store;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Store::open(path).expect("reopen")
+    }
+
+    async fn dependents(store: &Store, owner: &'static str) -> Vec<String> {
+        let found = store
+            .write(Box::new(move |txn: &mut Txn<'_>| {
+                let keys: Vec<String> =
+                    txn.dependents(owner)?.into_iter().map(|(k, _)| k).collect();
+                Ok(json!(keys))
+            }))
+            .await
+            .expect("dependents");
+        serde_json::from_value(found).expect("keys")
+    }
+
+    #[tokio::test]
+    async fn dependents_follow_owner_references_across_writes_and_reopens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.redb");
+        {
+            let store = Store::open(&path).expect("open");
+            put(&store, "core/secrets/ns/a", object("a", &["u1"])).await;
+            put(&store, "core/secrets/ns/b", object("b", &["u1", "u2"])).await;
+            put(&store, "core/secrets/ns/c", object("c", &[])).await;
+            assert_eq!(
+                dependents(&store, "u1").await,
+                ["core/secrets/ns/a", "core/secrets/ns/b"]
+            );
+            // Dropping a reference takes the object out of the owner's list.
+            put(&store, "core/secrets/ns/b", object("b", &["u2"])).await;
+            assert_eq!(dependents(&store, "u1").await, ["core/secrets/ns/a"]);
+            assert_eq!(dependents(&store, "u2").await, ["core/secrets/ns/b"]);
+        }
+        // The index is in the file: it survives a restart.
+        let store = reopen(&path);
+        assert_eq!(dependents(&store, "u2").await, ["core/secrets/ns/b"]);
+    }
+
+    #[tokio::test]
+    async fn a_store_from_before_the_index_is_indexed_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.redb");
+        {
+            let store = Store::open(&path).expect("open");
+            put(&store, "core/configmaps/ns/x", object("x", &["owner"])).await;
+        }
+        {
+            // Forget the index, as a data directory written before it.
+            let db = (0..100)
+                .find_map(|_| {
+                    Database::create(&path)
+                        .inspect_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                        .ok()
+                })
+                .expect("db");
+            let txn = db.begin_write().expect("txn");
+            txn.delete_table(DEPENDENTS).expect("drop dependents");
+            txn.delete_table(OWNERS).expect("drop owners");
+            txn.open_table(META)
+                .expect("meta")
+                .remove(OWNER_INDEX)
+                .expect("unmark");
+            txn.commit().expect("commit");
+        }
+        let store = reopen(&path);
+        assert_eq!(dependents(&store, "owner").await, ["core/configmaps/ns/x"]);
+    }
+}

@@ -71,23 +71,27 @@ fn condition(
     }
 }
 
+/// Writes `status` unless it is already there; returns the Certificate as
+/// stored, so a pass that goes on after writing holds the new
+/// resourceVersion for its next write.
 async fn write_status(
     context: &Context,
-    certificate: &Certificate,
+    certificate: &Arc<Certificate>,
     status: CertificateStatus,
-) -> Result<(), ControllerError> {
+) -> Result<Arc<Certificate>, ControllerError> {
     if Some(&status) == certificate.status.as_ref() {
-        return Ok(());
+        return Ok(Arc::clone(certificate));
     }
-    let mut updated = certificate.clone();
+    let mut updated = (**certificate).clone();
     updated.status = Some(status);
     let api: Api<Certificate> = Api::namespaced(
         context.client.clone(),
         &certificate.namespace().unwrap_or_default(),
     );
-    api.replace_status(&certificate.name_any(), &PostParams::default(), &updated)
+    let stored = api
+        .replace_status(&certificate.name_any(), &PostParams::default(), &updated)
         .await?;
-    Ok(())
+    Ok(Arc::new(stored))
 }
 
 fn owner_reference(certificate: &Certificate) -> OwnerReference {
@@ -260,6 +264,9 @@ async fn reconcile(
         return Ok(Action::requeue(wait.max(Duration::from_secs(1))));
     }
 
+    // Trigger, key manager and request manager run in one pass: each step's
+    // outcome is what the next needs, and waiting for the watch to bring
+    // back our own status write between them only adds round trips.
     let issuing = conditions::find(&status.conditions, "Issuing")
         .is_some_and(|c| c.status == ConditionStatus::True);
     if !issuing {
@@ -272,107 +279,105 @@ async fn reconcile(
             generation,
         );
         conditions::upsert(&mut status.conditions, c);
-        write_status(&context, &certificate, status).await?;
-        context
-            .recorder
-            .publish(
-                &*certificate,
-                TRIGGER,
-                EventType::Normal,
-                "Issuing",
-                &trigger.message,
-            )
-            .await;
-        return Ok(Action::await_change());
     }
+    let announce_issuing = |certificate: Arc<Certificate>| {
+        let context = Arc::clone(&context);
+        let message = trigger.message.clone();
+        async move {
+            if !issuing {
+                context
+                    .recorder
+                    .publish(
+                        &*certificate,
+                        TRIGGER,
+                        EventType::Normal,
+                        "Issuing",
+                        &message,
+                    )
+                    .await;
+            }
+        }
+    };
 
     // Key manager: the next private key.
     let next_key_secret = match &status.next_private_key_secret_name {
         Some(next) => secrets.get_opt(next).await?,
         None => None,
     };
-    let Some(next_key_secret) = next_key_secret else {
-        let reuse = effective_private_key(&certificate.spec).rotation_policy
-            == PrivateKeyRotationPolicy::Never;
-        let existing_key = secret
+    let next_key = next_key_secret.and_then(|s| {
+        let pem = s
+            .data
             .as_ref()
-            .filter(|_| reuse)
-            .and_then(|s| s.data.as_ref())
             .and_then(|d| d.get("tls.key"))
-            .and_then(|k| PrivateKey::from_pem(&String::from_utf8_lossy(&k.0)).ok());
-        let (key, reused) = match existing_key {
-            Some(key) => (key, true),
-            None => {
-                let algorithm = key_algorithm(&certificate)?;
-                let key = tokio::task::spawn_blocking(move || PrivateKey::generate(algorithm))
-                    .await
-                    .map_err(|e| ControllerError::Internal(e.to_string()))?
-                    .map_err(|e| ControllerError::Spec(e.to_string()))?;
-                (key, false)
+            .map(|k| String::from_utf8_lossy(&k.0).into_owned())
+            .unwrap_or_default();
+        match PrivateKey::from_pem(&pem) {
+            Ok(key) => Some((s.name_any(), key)),
+            // A broken temporary key: dropped below, and another made.
+            Err(_) => None,
+        }
+    });
+    let (next_key_name, next_key, certificate) = match next_key {
+        Some((name, key)) => {
+            let certificate = write_status(&context, &certificate, status.clone()).await?;
+            announce_issuing(Arc::clone(&certificate)).await;
+            (name, key, certificate)
+        }
+        None => {
+            if let Some(broken) = status.next_private_key_secret_name.take() {
+                let _ = secrets.delete(&broken, &DeleteParams::default()).await;
             }
-        };
-        let pem = key
-            .to_pem(KeyEncoding::Pkcs8)
-            .map_err(|e| ControllerError::Internal(e.to_string()))?;
-        let mut next = Secret::default();
-        next.metadata.generate_name = Some(format!("{name}-"));
-        next.metadata.namespace = Some(namespace.clone());
-        next.metadata.labels = Some(BTreeMap::from([(
-            NEXT_PRIVATE_KEY_LABEL.to_owned(),
-            "true".to_owned(),
-        )]));
-        next.metadata.owner_references = Some(vec![owner_reference(&certificate)]);
-        next.data = Some(BTreeMap::from([(
-            "tls.key".to_owned(),
-            ByteString(pem.into_bytes()),
-        )]));
-        let created = secrets.create(&PostParams::default(), &next).await?;
-        let created_name = created.name_any();
-        status.next_private_key_secret_name = Some(created_name.clone());
-        write_status(&context, &certificate, status).await?;
-        let (reason, message) = if reused {
-            (
-                "Reused",
-                format!(
-                    "Reusing private key stored in existing Secret resource \"{}\"",
-                    certificate.spec.secret_name
-                ),
-            )
-        } else {
-            (
-                "Generated",
-                format!("Stored new private key in temporary Secret resource \"{created_name}\""),
-            )
-        };
-        context
-            .recorder
-            .publish(
-                &*certificate,
-                KEY_MANAGER,
-                EventType::Normal,
-                reason,
-                &message,
-            )
-            .await;
-        return Ok(Action::await_change());
-    };
-    let next_key_name = next_key_secret.name_any();
-    let next_key_pem = next_key_secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get("tls.key"))
-        .map(|k| String::from_utf8_lossy(&k.0).into_owned())
-        .unwrap_or_default();
-    let next_key = match PrivateKey::from_pem(&next_key_pem) {
-        Ok(key) => key,
-        Err(_) => {
-            // A broken temporary key: drop it and make another.
-            let _ = secrets
-                .delete(&next_key_name, &DeleteParams::default())
+            let reuse = effective_private_key(&certificate.spec).rotation_policy
+                == PrivateKeyRotationPolicy::Never;
+            let existing_key = secret
+                .as_ref()
+                .filter(|_| reuse)
+                .and_then(|s| s.data.as_ref())
+                .and_then(|d| d.get("tls.key"))
+                .and_then(|k| PrivateKey::from_pem(&String::from_utf8_lossy(&k.0)).ok());
+            let (key, reused) = match existing_key {
+                Some(key) => (key, true),
+                None => {
+                    let algorithm = key_algorithm(&certificate)?;
+                    let key = tokio::task::spawn_blocking(move || PrivateKey::generate(algorithm))
+                        .await
+                        .map_err(|e| ControllerError::Internal(e.to_string()))?
+                        .map_err(|e| ControllerError::Spec(e.to_string()))?;
+                    (key, false)
+                }
+            };
+            let created_name =
+                store_next_key(&secrets, &certificate, &namespace, &name, &key).await?;
+            status.next_private_key_secret_name = Some(created_name.clone());
+            let certificate = write_status(&context, &certificate, status.clone()).await?;
+            announce_issuing(Arc::clone(&certificate)).await;
+            let (reason, message) = if reused {
+                (
+                    "Reused",
+                    format!(
+                        "Reusing private key stored in existing Secret resource \"{}\"",
+                        certificate.spec.secret_name
+                    ),
+                )
+            } else {
+                (
+                    "Generated",
+                    format!(
+                        "Stored new private key in temporary Secret resource \"{created_name}\""
+                    ),
+                )
+            };
+            context
+                .recorder
+                .publish(
+                    &*certificate,
+                    KEY_MANAGER,
+                    EventType::Normal,
+                    reason,
+                    &message,
+                )
                 .await;
-            status.next_private_key_secret_name = None;
-            write_status(&context, &certificate, status).await?;
-            return Ok(Action::await_change());
+            (created_name, key, certificate)
         }
     };
 
@@ -519,7 +524,7 @@ async fn reconcile(
 /// Writes the issued certificate into the Secret and moves the revision on.
 async fn issue_secret(
     context: &Context,
-    certificate: &Certificate,
+    certificate: &Arc<Certificate>,
     existing: Option<Secret>,
     request: &CertificateRequest,
     key: &PrivateKey,
@@ -610,7 +615,36 @@ async fn issue_secret(
         generation,
     );
     conditions::upsert(&mut status.conditions, ready);
-    write_status(context, certificate, status.clone()).await
+    write_status(context, certificate, status.clone()).await?;
+    Ok(())
+}
+
+/// Keeps `key` in a temporary Secret labelled as the next private key,
+/// owned by the Certificate; returns the Secret's generated name.
+async fn store_next_key(
+    secrets: &Api<Secret>,
+    certificate: &Certificate,
+    namespace: &str,
+    name: &str,
+    key: &PrivateKey,
+) -> Result<String, ControllerError> {
+    let pem = key
+        .to_pem(KeyEncoding::Pkcs8)
+        .map_err(|e| ControllerError::Internal(e.to_string()))?;
+    let mut next = Secret::default();
+    next.metadata.generate_name = Some(format!("{name}-"));
+    next.metadata.namespace = Some(namespace.to_owned());
+    next.metadata.labels = Some(BTreeMap::from([(
+        NEXT_PRIVATE_KEY_LABEL.to_owned(),
+        "true".to_owned(),
+    )]));
+    next.metadata.owner_references = Some(vec![owner_reference(certificate)]);
+    next.data = Some(BTreeMap::from([(
+        "tls.key".to_owned(),
+        ByteString(pem.into_bytes()),
+    )]));
+    let created = secrets.create(&PostParams::default(), &next).await?;
+    Ok(created.name_any())
 }
 
 /// The request for `revision` of `certificate`, from the shared cache:

@@ -98,23 +98,25 @@ fn ready_reason(request: &CertificateRequest) -> Option<String> {
 }
 
 /// Writes `request`'s status with `update` applied, unless nothing changed.
+/// Writes the status `update` makes, unless it changes nothing; returns the
+/// request as stored, so a pass that goes on holds the new resourceVersion.
 async fn write_status(
     context: &Context,
     request: &CertificateRequest,
     update: impl FnOnce(&mut crate::api::CertificateRequestStatus),
-) -> Result<(), ControllerError> {
+) -> Result<CertificateRequest, ControllerError> {
     let mut updated = request.clone();
     let mut status = updated.status.clone().unwrap_or_default();
     update(&mut status);
     if Some(&status) == request.status.as_ref() {
-        return Ok(());
+        return Ok(updated);
     }
     updated.status = Some(status);
     let namespace = request.namespace().unwrap_or_default();
     let api: Api<CertificateRequest> = Api::namespaced(context.client.clone(), &namespace);
-    api.replace_status(&request.name_any(), &PostParams::default(), &updated)
-        .await?;
-    Ok(())
+    Ok(api
+        .replace_status(&request.name_any(), &PostParams::default(), &updated)
+        .await?)
 }
 
 async fn set_ready(
@@ -132,7 +134,8 @@ async fn set_ready(
             s.failure_time = Some(to_time(time::OffsetDateTime::now_utc()));
         }
     })
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Ready=False, reason Pending, and an event with the same message: the
@@ -226,33 +229,35 @@ async fn reconcile(
         .await?;
         return Ok(Action::await_change());
     }
-    if !approved {
-        if context.options.auto_approve {
-            write_status(&context, &request, |s| {
-                let c = condition(
-                    &s.conditions,
-                    "Approved",
-                    ConditionStatus::True,
-                    "cert-manager.io",
-                    "Certificate request has been approved by cert-manager.io",
-                );
-                conditions::upsert(&mut s.conditions, c);
-            })
-            .await?;
-        } else {
-            context
-                .recorder
-                .publish(
-                    &*request,
-                    COMPONENT,
-                    EventType::Normal,
-                    "WaitingForApproval",
-                    "Not signing CertificateRequest until it is Approved",
-                )
-                .await;
-        }
+    // Approved here, the request goes on to its issuer in the same pass.
+    let request = if approved {
+        request
+    } else if context.options.auto_approve {
+        let approved = write_status(&context, &request, |s| {
+            let c = condition(
+                &s.conditions,
+                "Approved",
+                ConditionStatus::True,
+                "cert-manager.io",
+                "Certificate request has been approved by cert-manager.io",
+            );
+            conditions::upsert(&mut s.conditions, c);
+        })
+        .await?;
+        Arc::new(approved)
+    } else {
+        context
+            .recorder
+            .publish(
+                &*request,
+                COMPONENT,
+                EventType::Normal,
+                "WaitingForApproval",
+                "Not signing CertificateRequest until it is Approved",
+            )
+            .await;
         return Ok(Action::await_change());
-    }
+    };
 
     // Check the CSR before bothering the issuer.
     let csr_pem = String::from_utf8_lossy(&request.spec.request.0).into_owned();
