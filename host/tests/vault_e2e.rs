@@ -1144,8 +1144,8 @@ async fn client_certificate_auth_and_server_name_through_openbao_tls() {
     assert_eq!(reason, "VaultError");
     assert!(
         message.starts_with("Failed to verify Vault is initialized and unsealed: ")
-            && message.contains("certificate")
-            && message.contains("127.0.0.1"),
+            && message.contains("invalid peer certificate")
+            && message.contains("not valid for name \"127.0.0.1\""),
         "{message}"
     );
 

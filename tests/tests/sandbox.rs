@@ -331,6 +331,18 @@ fn a_client_certificate_from_an_unreferenced_secret_is_refused() {
 }
 
 #[test]
+fn tls_options_on_plain_http_fail_rather_than_being_ignored() {
+    let before = fixture().network.sent.load(Ordering::SeqCst);
+    let error = plugin_error(issue("tls-over-http"));
+    assert!(
+        error.message.contains("which is not an https URL"),
+        "{}",
+        error.message
+    );
+    assert_eq!(fixture().network.sent.load(Ordering::SeqCst), before);
+}
+
+#[test]
 fn an_issuer_only_ever_reads_its_own_cache() {
     let fixture = fixture();
     let run = |issuer_name: &str| {

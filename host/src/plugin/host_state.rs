@@ -322,6 +322,13 @@ impl CallContext {
             format!("request refused: {err}")
         };
         let (url, host) = call.egress.check_url(&request.url).map_err(denied)?;
+        if (client_identity.is_some() || server_name.is_some()) && url.scheme() != "https" {
+            // Silently sending without them would be worse than failing:
+            // the plugin believes it authenticates, or checks a name.
+            return Err(format!(
+                "TLS options (a client certificate or server name) were given for {url}, which is not an https URL"
+            ));
+        }
         let port = url.port_or_known_default().unwrap_or(443);
         let mut pinned = Vec::new();
         if url.domain().is_some() {

@@ -34,15 +34,19 @@ fn issued(text: String) -> Result<IssueOutcome, PluginError> {
     }))
 }
 
-fn get(url: &str) -> Result<HttpResponse, String> {
-    http::send(&HttpRequest {
+fn http_request(url: &str) -> HttpRequest {
+    HttpRequest {
         method: "GET".into(),
         url: url.into(),
         headers: Vec::new(),
         body: Vec::new(),
         ca_bundle_pem: None,
         timeout_ms: Some(2000),
-    })
+    }
+}
+
+fn get(url: &str) -> Result<HttpResponse, String> {
+    http::send(&http_request(url))
 }
 
 /// Recursion that lives on the wasm call stack (its frames hold no
@@ -174,15 +178,17 @@ impl Guest for Hostile {
                     }),
                     server_name: None,
                 };
-                let request = HttpRequest {
-                    method: "GET".into(),
-                    url: "https://allowed.test/".into(),
-                    headers: Vec::new(),
-                    body: Vec::new(),
-                    ca_bundle_pem: None,
-                    timeout_ms: Some(2000),
+                http::send_tls(&http_request("https://allowed.test/"), &tls)
+                    .map_err(fail)
+                    .and_then(|r| issued(r.status.to_string()))
+            }
+            "tls-over-http" => {
+                // TLS options on a plain http URL must fail, not be ignored.
+                let tls = TlsOptions {
+                    client_certificate: None,
+                    server_name: Some("vault.internal".into()),
                 };
-                http::send_tls(&request, &tls)
+                http::send_tls(&http_request("http://allowed.test/"), &tls)
                     .map_err(fail)
                     .and_then(|r| issued(r.status.to_string()))
             }
