@@ -1051,8 +1051,13 @@ stringData:
 /// How many tokens Vault holds that a login with the test's client
 /// certificate made (their metadata names the cert role and the CN).
 async fn cert_logins(bao: &Bao) -> usize {
+    cert_token_accessors(bao).await.len()
+}
+
+/// The accessors of the tokens counted by [`cert_logins`].
+async fn cert_token_accessors(bao: &Bao) -> Vec<String> {
     let accessors = bao.api("LIST", "auth/token/accessors", None).await;
-    let mut logins = 0;
+    let mut found = Vec::new();
     for accessor in accessors["data"]["keys"].as_array().unwrap() {
         let token = bao
             .api(
@@ -1063,16 +1068,17 @@ async fn cert_logins(bao: &Bao) -> usize {
             .await;
         if token["data"]["meta"]["cert_name"] == "certwasm" {
             assert_eq!(token["data"]["meta"]["common_name"], "certwasm-client");
-            logins += 1;
+            found.push(accessor.as_str().unwrap().to_owned());
         }
     }
-    logins
+    found
 }
 
 /// `auth.clientCertificate` against an OpenBao TLS listener whose serving
 /// certificate names only `vault.certwasm.test`: the issuer that sets
 /// `serverName` logs in with the client certificate the host presents
-/// (the plugin never sees its key) and gets Certificates signed; the same
+/// (the plugin never sees its key) and gets Certificates signed, reusing
+/// one token until Vault revokes it (then it logs in once more); the same
 /// issuer without `serverName` fails the TLS check, and says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificate_auth_and_server_name_through_openbao_tls() {
@@ -1181,6 +1187,33 @@ async fn client_certificate_auth_and_server_name_through_openbao_tls() {
         new_logins <= 1,
         "{new_logins} logins for {} Certificates",
         names.len()
+    );
+
+    // Revoke those tokens: the next request's cached token is refused with
+    // 403, the plugin logs in once more, and the Certificate is issued.
+    for accessor in cert_token_accessors(&bao).await {
+        bao.api(
+            "POST",
+            "auth/token/revoke-accessor",
+            Some(json!({"accessor": accessor})),
+        )
+        .await;
+    }
+    assert_eq!(cert_logins(&bao).await, 0);
+    kubectl_apply(
+        &kubeconfig,
+        dir.path(),
+        "cert-after-revoke",
+        &certificate("cert-auth-4", "four.example.com", "vault-cert", "24h"),
+    );
+    wait_certificate_ready(&certs, "cert-auth-4").await;
+    let secret = secrets.get("cert-auth-4-tls").await.unwrap();
+    let (verdict, _) = verify_secret(dir.path(), &secret, &pki.root_pem);
+    assert!(verdict.contains(": OK"), "cert-auth-4: {verdict}");
+    let relogins = cert_logins(&bao).await;
+    assert!(
+        (1..=2).contains(&relogins),
+        "one login after the 403 (and at most one check), got {relogins}"
     );
     drop(bao);
 }
