@@ -1,7 +1,8 @@
 //! An issuer plugin built against the frozen `certwasm:issuer@0.1.0`
 //! contract (`wit/0.1.0/issuer.wit`), as a plugin compiled before 0.2.0
-//! would be. It touches every 0.1.0 import and returns every kind of
-//! outcome, so that the host's 0.1.0 linking is exercised end to end.
+//! would be. It calls into each 0.1.0 interface (secrets, http, log, clock,
+//! signer) and returns readiness, pending (with an event) and issued
+//! outcomes, so that the host's 0.1.0 linking is exercised end to end.
 
 #[allow(missing_docs, clippy::all, missing_debug_implementations)]
 mod bindings {
