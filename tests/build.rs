@@ -1,4 +1,5 @@
-//! Builds the hostile plugin the sandbox tests run.
+//! Builds the hostile plugin the sandbox tests run, and the plugin built
+//! against the frozen 0.1.0 contract that the version tests load.
 
 #[path = "../build-support/guests.rs"]
 mod guests;
@@ -12,11 +13,16 @@ fn main() {
         .expect("tests/ lives in the workspace");
     let paths = guests::build_guests(
         workspace,
-        &["certwasm-hostile-plugin"],
+        &["certwasm-hostile-plugin", "certwasm-legacy-plugin"],
         &["tests/plugins", "plugins/sdk", "wit"],
     );
     println!(
         "cargo:rustc-env=CERTWASM_HOSTILE_PLUGIN={}",
         paths[0].display()
+    );
+    // Built against the frozen certwasm:issuer@0.1.0 contract.
+    println!(
+        "cargo:rustc-env=CERTWASM_LEGACY_PLUGIN={}",
+        paths[1].display()
     );
 }

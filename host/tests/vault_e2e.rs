@@ -80,15 +80,25 @@ struct Bao {
 
 impl Bao {
     async fn start(binary: &Path, dir: &Path) -> Bao {
+        Self::start_with(binary, dir, None).await
+    }
+
+    /// A dev server, plus the listeners of `config` (an HCL file) when given.
+    /// Setup goes through the dev listener (plain HTTP, root token).
+    async fn start_with(binary: &Path, dir: &Path, config: Option<&Path>) -> Bao {
         let port = free_port();
         let log = std::fs::File::create(dir.join("bao.log")).unwrap();
-        let child = Command::new(binary)
-            .args([
-                "server",
-                "-dev",
-                "-dev-root-token-id=root",
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-            ])
+        let mut command = Command::new(binary);
+        command.args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+        ]);
+        if let Some(config) = config {
+            command.arg(format!("-config={}", config.display()));
+        }
+        let child = command
             .env("HOME", dir)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -683,11 +693,16 @@ async fn vault_issuers_sign_through_openbao_and_report_vaults_errors() {
                 && message.contains(vault_says),
             "{request}: {message}"
         );
-        let events = event_messages(&client, request, "SigningError").await;
-        assert!(
-            events.iter().any(|m| m.contains(vault_says)),
-            "{request}: {events:?}"
-        );
+        // The event is recorded just after the condition is written.
+        eventually(
+            &format!("{request}'s SigningError event"),
+            Duration::from_secs(10),
+            || async {
+                let events = event_messages(&client, request, "SigningError").await;
+                events.iter().any(|m| m.contains(vault_says)).then_some(())
+            },
+        )
+        .await;
     }
     let described = kubectl_ok(&kubeconfig, &["describe", "certificaterequest", "evil-1"]);
     assert!(
@@ -883,6 +898,322 @@ async fn bench_200_certificates_through_one_vault_issuer() {
     assert!(
         signs >= COUNT as u64,
         "one sign per certificate, got {signs}"
+    );
+    drop(bao);
+}
+
+/// Runs the openssl CLI in `dir`; panics with its output on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A P-256 CA `<name>.crt` / `<name>.key` in `dir`.
+fn make_ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=certwasm e2e {name}"),
+        ],
+    );
+}
+
+/// A P-256 certificate `<name>.crt` / `<name>.key` signed by CA `ca`, with
+/// extensions `extensions` (openssl's extfile syntax).
+fn make_signed(dir: &Path, name: &str, subject: &str, ca: &str, extensions: &str) {
+    std::fs::write(dir.join(format!("{name}.ext")), extensions).unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            subject,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.crt"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            &format!("{name}.crt"),
+            "-extfile",
+            &format!("{name}.ext"),
+        ],
+    );
+}
+
+/// The TLS name in Vault's serving certificate; it deliberately does not
+/// cover 127.0.0.1, the address the issuers connect to.
+const VAULT_TLS_NAME: &str = "vault.certwasm.test";
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn cert_auth_manifests(tls_server: &str, dir: &Path) -> String {
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let indent = |pem: Vec<u8>| {
+        String::from_utf8(pem)
+            .unwrap()
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let issuer = |name: &str, server_name: Option<&str>| {
+        let server_name = server_name
+            .map(|n| format!("    serverName: {n}\n"))
+            .unwrap_or_default();
+        format!(
+            r#"apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  vault:
+    server: {tls_server}
+{server_name}    caBundle: {ca_bundle}
+    path: pki_int/sign/example
+    auth:
+      clientCertificate:
+        name: certwasm
+        secretName: vault-client-cert
+"#,
+            ca_bundle = base64(&read("server-ca.crt")),
+        )
+    };
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: vault-client-cert
+  namespace: default
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+{cert}
+  tls.key: |
+{key}
+---
+{with_name}---
+{without_name}"#,
+        cert = indent(read("client.crt")),
+        key = indent(read("client.key")),
+        with_name = issuer("vault-cert", Some(VAULT_TLS_NAME)),
+        without_name = issuer("vault-cert-no-server-name", None),
+    )
+}
+
+/// How many tokens Vault holds that a login with the test's client
+/// certificate made (their metadata names the cert role and the CN).
+async fn cert_logins(bao: &Bao) -> usize {
+    cert_token_accessors(bao).await.len()
+}
+
+/// The accessors of the tokens counted by [`cert_logins`].
+async fn cert_token_accessors(bao: &Bao) -> Vec<String> {
+    let accessors = bao.api("LIST", "auth/token/accessors", None).await;
+    let mut found = Vec::new();
+    for accessor in accessors["data"]["keys"].as_array().unwrap() {
+        let token = bao
+            .api(
+                "POST",
+                "auth/token/lookup-accessor",
+                Some(json!({"accessor": accessor})),
+            )
+            .await;
+        if token["data"]["meta"]["cert_name"] == "certwasm" {
+            assert_eq!(token["data"]["meta"]["common_name"], "certwasm-client");
+            found.push(accessor.as_str().unwrap().to_owned());
+        }
+    }
+    found
+}
+
+/// `auth.clientCertificate` against an OpenBao TLS listener whose serving
+/// certificate names only `vault.certwasm.test`: the issuer that sets
+/// `serverName` logs in with the client certificate the host presents
+/// (the plugin never sees its key) and gets Certificates signed, reusing
+/// one token until Vault revokes it (then it logs in once more); the same
+/// issuer without `serverName` fails the TLS check, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificate_auth_and_server_name_through_openbao_tls() {
+    let Some(binary) = bao_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path().join("tls");
+    std::fs::create_dir(&tls).unwrap();
+    make_ca(&tls, "server-ca");
+    make_signed(
+        &tls,
+        "server",
+        &format!("/CN={VAULT_TLS_NAME}"),
+        "server-ca",
+        &format!("subjectAltName=DNS:{VAULT_TLS_NAME}\nextendedKeyUsage=serverAuth\n"),
+    );
+    make_ca(&tls, "client-ca");
+    make_signed(
+        &tls,
+        "client",
+        "/CN=certwasm-client",
+        "client-ca",
+        "extendedKeyUsage=clientAuth\n",
+    );
+    let tls_port = free_port();
+    let listener = tls.join("listener.hcl");
+    std::fs::write(
+        &listener,
+        format!(
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:{tls_port}\"\n  tls_cert_file = \"{}\"\n  tls_key_file = \"{}\"\n}}\n",
+            tls.join("server.crt").display(),
+            tls.join("server.key").display()
+        ),
+    )
+    .unwrap();
+    let bao = Bao::start_with(&binary, dir.path(), Some(&listener)).await;
+    let pki = set_up_pki(&bao).await;
+    bao.api("POST", "sys/auth/cert", Some(json!({"type": "cert"})))
+        .await;
+    bao.api(
+        "POST",
+        "auth/cert/certs/certwasm",
+        Some(json!({
+            "certificate": std::fs::read_to_string(tls.join("client-ca.crt")).unwrap(),
+            "token_policies": "certwasm",
+            "token_ttl": "1h",
+        })),
+    )
+    .await;
+
+    let (server, client) = run_certwasm(dir.path()).await;
+    let kubeconfig = server.api.kubeconfig_path().to_owned();
+    let tls_server = format!("https://127.0.0.1:{tls_port}");
+    kubectl_apply(
+        &kubeconfig,
+        dir.path(),
+        "cert-issuers",
+        &cert_auth_manifests(&tls_server, &tls),
+    );
+    let issuers: Api<Issuer> = Api::namespaced(client.clone(), "default");
+    let (reason, message) = wait_issuer(&issuers, "vault-cert", "True").await;
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        ("VaultVerified", "Vault verified")
+    );
+    // Without serverName the certificate is checked against 127.0.0.1.
+    let (reason, message) = wait_issuer(&issuers, "vault-cert-no-server-name", "False").await;
+    assert_eq!(reason, "VaultError");
+    assert!(
+        message.starts_with("Failed to verify Vault is initialized and unsealed: ")
+            && message.contains("invalid peer certificate")
+            && message.contains("not valid for name \"127.0.0.1\""),
+        "{message}"
+    );
+
+    let logins_before = cert_logins(&bao).await;
+    assert!(
+        logins_before >= 1,
+        "the check logged in with the certificate"
+    );
+    let names = ["cert-auth-1", "cert-auth-2", "cert-auth-3"];
+    let manifests: Vec<String> = names
+        .iter()
+        .map(|name| certificate(name, &format!("{name}.example.com"), "vault-cert", "24h"))
+        .collect();
+    kubectl_apply(
+        &kubeconfig,
+        dir.path(),
+        "cert-certificates",
+        &manifests.join("---\n"),
+    );
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
+    for name in names {
+        wait_certificate_ready(&certs, name).await;
+        let secret = secrets.get(&format!("{name}-tls")).await.unwrap();
+        let (verdict, _) = verify_secret(dir.path(), &secret, &pki.root_pem);
+        assert!(verdict.contains(": OK"), "{name}: {verdict}");
+    }
+    // The check's token was reused by the requests (the host's cache): not
+    // one login per Certificate. (At most one more, should the issuer be
+    // checked again meanwhile.)
+    let new_logins = cert_logins(&bao).await - logins_before;
+    assert!(
+        new_logins <= 1,
+        "{new_logins} logins for {} Certificates",
+        names.len()
+    );
+
+    // Revoke those tokens: the next request's cached token is refused with
+    // 403, the plugin logs in once more, and the Certificate is issued.
+    for accessor in cert_token_accessors(&bao).await {
+        bao.api(
+            "POST",
+            "auth/token/revoke-accessor",
+            Some(json!({"accessor": accessor})),
+        )
+        .await;
+    }
+    assert_eq!(cert_logins(&bao).await, 0);
+    kubectl_apply(
+        &kubeconfig,
+        dir.path(),
+        "cert-after-revoke",
+        &certificate("cert-auth-4", "four.example.com", "vault-cert", "24h"),
+    );
+    wait_certificate_ready(&certs, "cert-auth-4").await;
+    let secret = secrets.get("cert-auth-4-tls").await.unwrap();
+    let (verdict, _) = verify_secret(dir.path(), &secret, &pki.root_pem);
+    assert!(verdict.contains(": OK"), "cert-auth-4: {verdict}");
+    let relogins = cert_logins(&bao).await;
+    assert!(
+        (1..=2).contains(&relogins),
+        "one login after the 403 (and at most one check), got {relogins}"
     );
     drop(bao);
 }

@@ -316,6 +316,72 @@ fn private_keys_are_withheld_but_usable_by_handle() {
 }
 
 #[test]
+fn a_client_certificate_from_an_unreferenced_secret_is_refused() {
+    let before = fixture().network.sent.load(Ordering::SeqCst);
+    let error = plugin_error(issue("tls-unreferenced-secret"));
+    assert!(
+        error.message.contains(
+            "Secret \"someone-elses-secret\" is not referenced by the issuer configuration"
+        ),
+        "{}",
+        error.message
+    );
+    assert_eq!(fixture().network.sent.load(Ordering::SeqCst), before);
+    assert_still_serving();
+}
+
+#[test]
+fn tls_options_on_plain_http_fail_rather_than_being_ignored() {
+    let before = fixture().network.sent.load(Ordering::SeqCst);
+    let error = plugin_error(issue("tls-over-http"));
+    assert!(
+        error.message.contains("which is not an https URL"),
+        "{}",
+        error.message
+    );
+    assert_eq!(fixture().network.sent.load(Ordering::SeqCst), before);
+}
+
+#[test]
+fn an_issuer_only_ever_reads_its_own_cache() {
+    let fixture = fixture();
+    let run = |issuer_name: &str| {
+        let mut issuer = config("cache");
+        issuer.name = issuer_name.into();
+        let request = CertificateRequest {
+            name: "cache-1".into(),
+            namespace: "sandbox".into(),
+            csr_pem: String::new(),
+            duration_seconds: None,
+            is_ca: false,
+            usages: Vec::new(),
+            issuer,
+            request_key: None,
+            annotations: Vec::new(),
+            presented_challenges: Vec::new(),
+        };
+        let call = IssueCall {
+            request,
+            request_key: None,
+            state: None,
+        };
+        match fixture.plugin.issue(call, &fixture.effects, &limits()) {
+            Ok(Ok(IssueOutcome::Issued(issued))) => issued.certificate_chain_pem,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(run("cache-a"), "found=nothing");
+    assert_eq!(run("cache-a"), "found=cache-a", "kept between calls");
+    assert_eq!(
+        run("cache-b"),
+        "found=nothing",
+        "another issuer sees nothing"
+    );
+    assert_eq!(run("cache-b"), "found=cache-b");
+    assert_eq!(run("cache-a"), "found=cache-a");
+}
+
+#[test]
 fn a_forged_key_handle_signs_nothing() {
     let error = plugin_error(issue("forged-handle"));
     assert!(

@@ -25,7 +25,7 @@ pub fn run(args: InfoArgs) -> Result<i32> {
     println!("version:      {}", info.version);
     println!("serves:       {}", info.issuer_types.join(", "));
     println!("description:  {}", info.description);
-    println!("interface:    certwasm:issuer@0.1.0");
+    println!("interface:    {}", plugin.wit_version());
     println!(
         "loaded in:    {:.1} ms ({source:?})",
         took.as_secs_f64() * 1e3

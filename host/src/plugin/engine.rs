@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, OptLevel};
 
-use super::bindings::Issuer;
+use super::bindings::{v0_1, v0_2};
 use super::cache::ComponentCache;
 use super::error::PluginError;
 use super::host_state::HostState;
@@ -38,6 +38,8 @@ pub(crate) struct EngineInner {
     pub(crate) cache: Option<ComponentCache>,
     /// Keys parsed from Secrets, shared by every call.
     pub(crate) parsed_keys: Arc<super::keyring::ParsedKeyCache>,
+    /// What plugins keep between calls through the `cache` import.
+    pub(crate) issuer_cache: Arc<super::issuer_cache::IssuerCache>,
 }
 
 impl std::fmt::Debug for PluginEngine {
@@ -68,8 +70,13 @@ impl PluginEngine {
         // import it; the context built per call grants nothing through it.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| PluginError::Engine(format!("linking WASI: {e:#}")))?;
-        Issuer::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
-            .map_err(|e| PluginError::Engine(format!("linking host imports: {e:#}")))?;
+        // Every contract version the host loads is linked at once: their
+        // imports have versioned names (`certwasm:issuer/http@0.1.0`), so
+        // they do not collide, and a component picks its own.
+        v0_2::Issuer::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(|e| PluginError::Engine(format!("linking host imports (0.2.0): {e:#}")))?;
+        v0_1::Issuer::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(|e| PluginError::Engine(format!("linking host imports (0.1.0): {e:#}")))?;
 
         let cache = cache_dir
             .map(|dir| ComponentCache::open(dir, &engine))
@@ -80,6 +87,7 @@ impl PluginEngine {
                 linker,
                 cache,
                 parsed_keys: Arc::default(),
+                issuer_cache: Arc::default(),
             }),
         })
     }

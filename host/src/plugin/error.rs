@@ -13,7 +13,9 @@ pub enum PluginError {
     Engine(String),
     #[error("plugin {name}: not a valid certwasm:issuer component: {reason}")]
     InvalidComponent { name: String, reason: String },
-    #[error("plugin {name}: it does not match the host's certwasm:issuer@0.1.0 world: {reason}")]
+    #[error(
+        "plugin {name}: it does not match any certwasm:issuer world this host loads (0.2.0, 0.1.0): {reason}"
+    )]
     Link { name: String, reason: String },
     #[error("reading plugin file {path}: {source}")]
     Read {

@@ -9,11 +9,13 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::certwasm::issuer::{clock, http, log, secrets, signer, types};
+use super::bindings::v0_1::certwasm::issuer as v0_1;
+use super::bindings::v0_2::certwasm::issuer::{cache, clock, http, log, secrets, signer, types};
 use super::convert;
 use super::egress::EgressPolicy;
+use super::issuer_cache::{CacheScope, IssuerCache};
 use super::keyring::{KeyRing, secret_key_handle};
-use super::outbound::{Outbound, OutboundRequest};
+use super::outbound::{ClientIdentity, Outbound, OutboundRequest};
 use super::secrets::{SecretStore, redact};
 use crate::clock::Clock;
 use crate::pki::{KeyEncoding, PrivateKey};
@@ -120,6 +122,9 @@ pub(crate) struct CallContext {
     pub(crate) egress: EgressPolicy,
     pub(crate) keys: KeyRing,
     pub(crate) parsed_keys: Arc<super::keyring::ParsedKeyCache>,
+    /// The `cache` import's memory, and the part of it this call sees.
+    pub(crate) cache: Arc<IssuerCache>,
+    pub(crate) cache_scope: CacheScope,
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) outbound: Arc<dyn Outbound>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -137,6 +142,8 @@ impl CallContext {
         egress: EgressPolicy,
         keys: KeyRing,
         parsed_keys: Arc<super::keyring::ParsedKeyCache>,
+        cache: Arc<IssuerCache>,
+        cache_scope: CacheScope,
         effects: &super::CallEffects,
         deadline: Instant,
     ) -> Self {
@@ -148,6 +155,8 @@ impl CallContext {
             egress,
             keys,
             parsed_keys,
+            cache,
+            cache_scope,
             secrets: effects.secrets.clone(),
             outbound: effects.outbound.clone(),
             clock: effects.clock.clone(),
@@ -255,14 +264,71 @@ impl signer::Host for HostState {
     }
 }
 
-impl http::Host for HostState {
-    fn send(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, String> {
-        let call = &self.call;
+impl CallContext {
+    /// Reads the certificate and key of a `client-certificate` for the host
+    /// to present. Both Secrets must be referenced by the issuer config,
+    /// the rule of `secrets.get`; unlike `secrets.get`, the key is read too,
+    /// because it stays here.
+    fn client_identity(
+        &self,
+        reference: &types::ClientCertificate,
+    ) -> Result<ClientIdentity, String> {
+        let field = |secret: &str, field: &str| -> Result<Vec<u8>, String> {
+            self.check_secret(secret)?;
+            let namespace = &self.namespace;
+            let data = self
+                .secrets
+                .get(namespace, secret)?
+                .ok_or_else(|| format!("secrets \"{secret}\" not found"))?;
+            data.get(field).cloned().ok_or_else(|| {
+                format!("Secret {namespace}/{secret} has no {field:?} field for the TLS client certificate")
+            })
+        };
+        let certificate = field(&reference.certificate_secret, &reference.certificate_field)?;
+        if !certificate
+            .windows(27)
+            .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        {
+            return Err(format!(
+                "{:?} of Secret {}/{} is not a PEM certificate",
+                reference.certificate_field, self.namespace, reference.certificate_secret
+            ));
+        }
+        let key = zeroize::Zeroizing::new(field(&reference.key_secret, &reference.key_field)?);
+        Ok(ClientIdentity::from_pem(&certificate, &key))
+    }
+
+    /// `http.send` and `http.send-tls`: the egress check, then the request.
+    fn send(
+        &self,
+        request: types::HttpRequest,
+        tls: Option<types::TlsOptions>,
+    ) -> Result<types::HttpResponse, String> {
+        let call = self;
+        // The client certificate first: a Secret the issuer does not
+        // reference is refused before anything goes out.
+        let (client_identity, server_name) = match tls {
+            Some(tls) => (
+                tls.client_certificate
+                    .as_ref()
+                    .map(|reference| call.client_identity(reference))
+                    .transpose()?,
+                tls.server_name.filter(|name| !name.is_empty()),
+            ),
+            None => (None, None),
+        };
         let denied = |err: super::egress::EgressDenied| {
             tracing::warn!(plugin = %call.plugin, subject = %call.subject, "outbound request refused: {err}");
             format!("request refused: {err}")
         };
         let (url, host) = call.egress.check_url(&request.url).map_err(denied)?;
+        if (client_identity.is_some() || server_name.is_some()) && url.scheme() != "https" {
+            // Silently sending without them would be worse than failing:
+            // the plugin believes it authenticates, or checks a name.
+            return Err(format!(
+                "TLS options (a client certificate or server name) were given for {url}, which is not an https URL"
+            ));
+        }
         let port = url.port_or_known_default().unwrap_or(443);
         let mut pinned = Vec::new();
         if url.domain().is_some() {
@@ -289,12 +355,50 @@ impl http::Host for HostState {
             ca_bundle_pem: request.ca_bundle_pem,
             timeout,
             pinned,
+            client_identity,
+            server_name,
         })?;
         Ok(types::HttpResponse {
             status: response.status,
             headers: response.headers,
             body: response.body,
         })
+    }
+}
+
+impl http::Host for HostState {
+    fn send(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, String> {
+        self.call.send(request, None)
+    }
+
+    fn send_tls(
+        &mut self,
+        request: types::HttpRequest,
+        tls: types::TlsOptions,
+    ) -> Result<types::HttpResponse, String> {
+        self.call.send(request, Some(tls))
+    }
+}
+
+impl cache::Host for HostState {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.call.cache.get(self.call.cache_scope, &key)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>, ttl_seconds: u32) -> Result<(), String> {
+        self.call
+            .cache
+            .set(
+                self.call.cache_scope,
+                &key,
+                value,
+                Duration::from_secs(u64::from(ttl_seconds)),
+            )
+            .map_err(|e| e.to_string())
+    }
+
+    fn remove(&mut self, key: String) {
+        self.call.cache.remove(self.call.cache_scope, &key);
     }
 }
 
@@ -336,5 +440,65 @@ impl log::Host for HostState {
 impl clock::Host for HostState {
     fn now_unix_seconds(&mut self) -> i64 {
         self.call.clock.now_unix_seconds()
+    }
+}
+
+// The 0.1.0 imports: the same services under their 0.1.0 names. The types
+// are 0.2.0's (see `bindings`), so each is a plain call of the 0.2.0 one.
+
+impl v0_1::signer::Host for HostState {
+    fn sign(
+        &mut self,
+        key: String,
+        algorithm: types::SignatureAlgorithm,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        signer::Host::sign(self, key, algorithm, data)
+    }
+
+    fn public_key(&mut self, key: String) -> Result<Vec<u8>, String> {
+        signer::Host::public_key(self, key)
+    }
+
+    fn load(&mut self, secret_name: String, field: String) -> Result<String, String> {
+        signer::Host::load(self, secret_name, field)
+    }
+
+    fn generate(
+        &mut self,
+        secret_name: String,
+        algorithm: types::KeyAlgorithm,
+    ) -> Result<String, String> {
+        signer::Host::generate(self, secret_name, algorithm)
+    }
+}
+
+impl v0_1::http::Host for HostState {
+    fn send(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, String> {
+        self.call.send(request, None)
+    }
+}
+
+impl v0_1::secrets::Host for HostState {
+    fn get(&mut self, name: String) -> Result<Option<types::Secret>, String> {
+        secrets::Host::get(self, name)
+    }
+}
+
+impl v0_1::log::Host for HostState {
+    fn write(&mut self, level: v0_1::log::Level, message: String) {
+        let level = match level {
+            v0_1::log::Level::Debug => log::Level::Debug,
+            v0_1::log::Level::Info => log::Level::Info,
+            v0_1::log::Level::Warn => log::Level::Warn,
+            v0_1::log::Level::Error => log::Level::Error,
+        };
+        log::Host::write(self, level, message);
+    }
+}
+
+impl v0_1::clock::Host for HostState {
+    fn now_unix_seconds(&mut self) -> i64 {
+        clock::Host::now_unix_seconds(self)
     }
 }

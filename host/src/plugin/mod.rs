@@ -17,6 +17,7 @@ pub mod egress;
 mod engine;
 mod error;
 mod host_state;
+pub mod issuer_cache;
 mod keyring;
 mod limits;
 pub mod outbound;
@@ -24,6 +25,7 @@ mod runtime;
 pub mod secrets;
 pub mod selection;
 
+pub use bindings::WitVersion;
 pub use bundled::{BUNDLED, BundledPlugin, bundled_plugin};
 pub use cache::LoadSource;
 pub use engine::PluginEngine;

@@ -28,6 +28,88 @@ pub struct OutboundRequest {
     pub timeout: Duration,
     /// The checked addresses to connect to (for a host name).
     pub pinned: Vec<SocketAddr>,
+    /// A client certificate to present (`http.send-tls`).
+    pub client_identity: Option<ClientIdentity>,
+    /// The TLS name to send and verify instead of the URL's host
+    /// (`http.send-tls`); the connection still goes to the URL's host.
+    pub server_name: Option<String>,
+}
+
+/// A TLS client certificate and its private key, PEM, read by the host from
+/// Secrets for one request. The key never reaches the plugin; here it is
+/// zeroed when the last copy is dropped, and `Debug` shows only a digest.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    pem: Arc<zeroize::Zeroizing<Vec<u8>>>,
+    digest: String,
+}
+
+impl ClientIdentity {
+    /// The certificate chain and key, each PEM.
+    pub fn from_pem(certificate_pem: &[u8], key_pem: &[u8]) -> Self {
+        let mut pem = zeroize::Zeroizing::new(Vec::with_capacity(
+            certificate_pem.len() + key_pem.len() + 1,
+        ));
+        pem.extend_from_slice(certificate_pem);
+        pem.push(b'\n');
+        pem.extend_from_slice(key_pem);
+        let digest = hex::encode(Sha256::digest(pem.as_slice()));
+        Self {
+            pem: Arc::new(pem),
+            digest,
+        }
+    }
+
+    /// SHA-256 of the PEM, naming the identity in client caches and logs.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("sha256", &self.digest)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a request with a TLS server name really goes: the URL rewritten to
+/// the server name (so that the TLS stack sends it as SNI and verifies the
+/// certificate against it), and that name pinned to the addresses of the
+/// original host, which the egress policy checked.
+fn retarget(
+    url: &Url,
+    pinned: &[SocketAddr],
+    server_name: &str,
+) -> Result<(Url, Vec<SocketAddr>), String> {
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addresses = match url.host() {
+        _ if !pinned.is_empty() => pinned.to_vec(),
+        Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
+        Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
+        _ => return Err(format!("no checked address to connect to for {url}")),
+    };
+    if server_name.parse::<IpAddr>().is_ok()
+        || server_name
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok()
+    {
+        return Err(format!(
+            "the TLS server name {server_name:?} must be a DNS name, not an address"
+        ));
+    }
+    let mut target = url.clone();
+    target.set_host(Some(server_name)).map_err(|e| {
+        format!("the TLS server name {server_name:?} is not a valid host name: {e}")
+    })?;
+    if target.domain().is_none() {
+        return Err(format!(
+            "the TLS server name {server_name:?} must be a DNS name, not an address"
+        ));
+    }
+    Ok((target, addresses))
 }
 
 /// A response, headers lower-cased.
@@ -93,7 +175,11 @@ impl ReqwestOutbound {
             .as_deref()
             .map(|pem| hex::encode(Sha256::digest(pem.as_bytes())))
             .unwrap_or_default();
-        let key = format!("{host}|{:?}|{bundle_digest}", request.pinned);
+        let identity = request
+            .client_identity
+            .as_ref()
+            .map_or("", ClientIdentity::digest);
+        let key = format!("{host}|{:?}|{bundle_digest}|{identity}", request.pinned);
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
@@ -117,6 +203,12 @@ impl ReqwestOutbound {
                 builder = builder.add_root_certificate(root);
             }
         }
+        if let Some(identity) = &request.client_identity {
+            let identity = reqwest::Identity::from_pem(identity.pem.as_slice()).map_err(|e| {
+                format!("the client certificate and key are not a usable PEM pair: {e}")
+            })?;
+            builder = builder.identity(identity);
+        }
         let client = builder
             .build()
             .map_err(|e| format!("building the HTTP client: {e}"))?;
@@ -136,13 +228,42 @@ impl Outbound for ReqwestOutbound {
         Ok(addresses.map(|a| a.ip()).collect())
     }
 
-    fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
+    fn send(&self, mut request: OutboundRequest) -> Result<OutboundResponse, String> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("{:?} is not an HTTP method", request.method))?;
+        let mut host_header = None;
+        // Errors name the URL the plugin asked for, not the retargeted one.
+        let shown = request.url.clone();
+        if let Some(server_name) = request.server_name.take() {
+            if request.url.scheme() != "https" {
+                return Err(format!(
+                    "a TLS server name was given for {}, which is not an https URL",
+                    request.url
+                ));
+            }
+            let (target, pinned) = retarget(&request.url, &request.pinned, &server_name)?;
+            // The Host header stays the URL's, as Go's client (and so
+            // cert-manager) keeps it when tls.Config.ServerName is set.
+            host_header = Some(match request.url.port() {
+                Some(port) => format!("{}:{port}", request.url.host_str().unwrap_or_default()),
+                None => request.url.host_str().unwrap_or_default().to_owned(),
+            });
+            request.url = target;
+            request.pinned = pinned;
+        }
+        if request.client_identity.is_some() && request.url.scheme() != "https" {
+            return Err(format!(
+                "a TLS client certificate was given for {}, which is not an https URL",
+                request.url
+            ));
+        }
         let client = self.client(&request)?;
         let timeout = request.timeout;
-        let url = request.url.clone();
-        let mut builder = client.request(method, url.clone()).timeout(timeout);
+        let url = shown.clone();
+        let mut builder = client.request(method, request.url.clone()).timeout(timeout);
+        if let Some(host) = host_header {
+            builder = builder.header(reqwest::header::HOST, host);
+        }
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -183,7 +304,7 @@ impl Outbound for ReqwestOutbound {
         });
         result
             .recv_timeout(timeout + Duration::from_millis(100))
-            .map_err(|_| format!("request to {} timed out after {timeout:?}", request.url))?
+            .map_err(|_| format!("request to {shown} timed out after {timeout:?}"))?
     }
 }
 

@@ -10,12 +10,13 @@ use super::bindings::types::{
     CertificateRequest, IssueOutcome, IssuerConfig, PluginError as PluginFailure, PluginInfo,
     Readiness,
 };
-use super::bindings::{Issuer, IssuerPre};
+use super::bindings::{WitVersion, v0_1, v0_2};
 use super::cache::{LoadSource, compile};
 use super::egress::EgressPolicy;
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::error::PluginError;
 use super::host_state::{CallContext, HostState, STDERR_CAPACITY};
+use super::issuer_cache::CacheScope;
 use super::keyring::{KeyRing, REQUEST_KEY_HANDLE};
 use super::limits::CallLimits;
 use super::outbound::{Outbound, ReqwestOutbound};
@@ -92,6 +93,85 @@ pub enum PluginCallError {
     Setup { plugin: String, reason: String },
 }
 
+/// A component linked against the contract version it was built for.
+enum Pre {
+    V0_2(v0_2::IssuerPre<HostState>),
+    V0_1(v0_1::IssuerPre<HostState>),
+}
+
+/// One instance's exports. Both versions' exports take and return the same
+/// Rust types (see `bindings`), so calling either is the same code.
+enum Exports {
+    V0_2(v0_2::Issuer),
+    V0_1(v0_1::Issuer),
+}
+
+impl Exports {
+    fn call_info(&self, store: &mut Store<HostState>) -> wasmtime::Result<PluginInfo> {
+        match self {
+            Self::V0_2(issuer) => issuer.call_info(store),
+            Self::V0_1(issuer) => issuer.call_info(store),
+        }
+    }
+
+    fn call_validate(
+        &self,
+        store: &mut Store<HostState>,
+        config: &IssuerConfig,
+    ) -> wasmtime::Result<Result<Readiness, PluginFailure>> {
+        match self {
+            Self::V0_2(issuer) => issuer.call_validate(store, config),
+            Self::V0_1(issuer) => issuer.call_validate(store, config),
+        }
+    }
+
+    fn call_issue(
+        &self,
+        store: &mut Store<HostState>,
+        request: &CertificateRequest,
+        state: Option<&[u8]>,
+    ) -> wasmtime::Result<Result<IssueOutcome, PluginFailure>> {
+        match self {
+            Self::V0_2(issuer) => issuer.call_issue(store, request, state),
+            Self::V0_1(issuer) => issuer.call_issue(store, request, state),
+        }
+    }
+}
+
+/// The contract version a component was built against, read from the
+/// versions of its `certwasm:issuer/...` imports. A component that imports
+/// none of them (it needs no host service) is taken as the current version;
+/// one that mixes versions, or names one this host does not know, is
+/// refused with the versions the host does know.
+fn contract_version(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Result<WitVersion, String> {
+    let mut found: Option<WitVersion> = None;
+    for (name, _) in component.component_type().imports(engine) {
+        let Some(interface) = name.strip_prefix("certwasm:issuer/") else {
+            continue;
+        };
+        let version = interface.split_once('@').map_or("", |(_, v)| v);
+        let known = WitVersion::parse(version).ok_or_else(|| {
+            format!(
+                "it imports {name}, a contract version this host does not load (it loads {} and {})",
+                WitVersion::V0_2,
+                WitVersion::V0_1
+            )
+        })?;
+        match found {
+            Some(other) if other != known => {
+                return Err(format!(
+                    "it imports both {other} and {known}; a component is built against one version"
+                ));
+            }
+            _ => found = Some(known),
+        }
+    }
+    Ok(found.unwrap_or(WitVersion::V0_2))
+}
+
 /// A loaded plugin: compiled, linked, ready to instantiate per call.
 ///
 /// Cheap to share (`Arc` it); calls may run concurrently, each in its own
@@ -99,7 +179,7 @@ pub enum PluginCallError {
 pub struct Plugin {
     name: String,
     info: PluginInfo,
-    pre: IssuerPre<HostState>,
+    pre: Pre,
     engine: PluginEngine,
 }
 
@@ -129,11 +209,19 @@ impl Plugin {
             name: name.to_owned(),
             reason: format!("{e:#}"),
         };
+        let version =
+            contract_version(&inner.engine, &component).map_err(|reason| PluginError::Link {
+                name: name.to_owned(),
+                reason,
+            })?;
         let instance_pre = inner
             .linker
             .instantiate_pre(&component)
             .map_err(link_error)?;
-        let pre = IssuerPre::new(instance_pre).map_err(link_error)?;
+        let pre = match version {
+            WitVersion::V0_2 => Pre::V0_2(v0_2::IssuerPre::new(instance_pre).map_err(link_error)?),
+            WitVersion::V0_1 => Pre::V0_1(v0_1::IssuerPre::new(instance_pre).map_err(link_error)?),
+        };
         let mut plugin = Self {
             name: name.to_owned(),
             info: PluginInfo {
@@ -175,6 +263,14 @@ impl Plugin {
     /// What the plugin said of itself when loaded.
     pub fn info(&self) -> &PluginInfo {
         &self.info
+    }
+
+    /// The contract version the plugin was built against.
+    pub fn wit_version(&self) -> WitVersion {
+        match self.pre {
+            Pre::V0_2(_) => WitVersion::V0_2,
+            Pre::V0_1(_) => WitVersion::V0_1,
+        }
     }
 
     /// Runs `validate` for an issuer.
@@ -306,7 +402,7 @@ impl Plugin {
         effects: &CallEffects,
         limits: &CallLimits,
         keys: KeyRing,
-        f: impl FnOnce(&Issuer, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<(R, CallStats), PluginCallError> {
         let spec: serde_json::Value =
             serde_json::from_str(&config.spec_json).map_err(|e| PluginCallError::Setup {
@@ -322,6 +418,8 @@ impl Plugin {
             EgressPolicy::from_issuer_spec(&spec),
             keys,
             Arc::clone(&self.engine.inner.parsed_keys),
+            Arc::clone(&self.engine.inner.issuer_cache),
+            CacheScope::for_issuer(&self.name, config),
             effects,
             started + limits.deadline,
         );
@@ -339,10 +437,11 @@ impl Plugin {
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
 
-        let outcome = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|issuer| f(&issuer, &mut store));
+        let outcome = match &self.pre {
+            Pre::V0_2(pre) => pre.instantiate(&mut store).map(Exports::V0_2),
+            Pre::V0_1(pre) => pre.instantiate(&mut store).map(Exports::V0_1),
+        }
+        .and_then(|exports| f(&exports, &mut store));
         let elapsed = started.elapsed();
         let result = outcome.map_err(|err| self.classify(err, &store, &stderr, limits, elapsed))?;
         let stats = CallStats {

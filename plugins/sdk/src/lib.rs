@@ -1,5 +1,6 @@
-//! The guest side of certwasm's `certwasm:issuer@0.1.0` contract, for
-//! writing an issuer plugin in Rust.
+//! The guest side of certwasm's `certwasm:issuer@0.2.0` contract, for
+//! writing an issuer plugin in Rust. (The host also loads plugins built
+//! against 0.1.0; see the versioning policy in `wit/issuer.wit`.)
 //!
 //! A plugin is a `cdylib` built for `wasm32-wasip2` that implements
 //! [`bindings::Guest`] and calls [`export!`]. This crate gives it:

@@ -13,6 +13,13 @@ pub const DEFAULT_APPROLE_PATH: &str = "approle";
 /// Where the Kubernetes backend is mounted, when `kubernetes.mountPath` is
 /// unset (cert-manager's `DefaultVaultKubernetesAuthMountPath`).
 pub const DEFAULT_KUBERNETES_MOUNT_PATH: &str = "/v1/auth/kubernetes";
+/// Where the TLS certificate backend is mounted, when
+/// `clientCertificate.mountPath` is unset (cert-manager's
+/// `DefaultVaultClientCertificateAuthMountPath`).
+pub const DEFAULT_CLIENT_CERTIFICATE_MOUNT_PATH: &str = "/v1/auth/cert";
+/// The data keys of a `kubernetes.io/tls` Secret.
+pub const TLS_CERT_KEY: &str = "tls.crt";
+pub const TLS_PRIVATE_KEY_KEY: &str = "tls.key";
 
 /// `spec.vault`.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -77,7 +84,7 @@ pub struct AuthConfig {
     #[serde(default)]
     pub app_role: Option<AppRoleConfig>,
     #[serde(default)]
-    pub client_certificate: Option<serde_json::Value>,
+    pub client_certificate: Option<ClientCertificateConfig>,
     #[serde(default)]
     pub kubernetes: Option<KubernetesConfig>,
     #[serde(default)]
@@ -94,6 +101,30 @@ pub struct AppRoleConfig {
     pub role_id: String,
     #[serde(default)]
     pub secret_ref: SecretKeyRef,
+}
+
+/// `auth.clientCertificate`: Vault's TLS certificate auth method.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientCertificateConfig {
+    #[serde(default)]
+    pub mount_path: Option<String>,
+    /// The `kubernetes.io/tls` Secret with the certificate and key.
+    #[serde(default)]
+    pub secret_name: Option<String>,
+    /// The certificate role; empty lets Vault match any role.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Where the TLS client certificate presented to Vault is kept: Secret and
+/// data key of the certificate, then of the private key. The plugin only
+/// names them; the host reads both and presents them (the key never
+/// reaches the plugin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificateRef {
+    pub certificate: SecretKeyRef,
+    pub key: SecretKeyRef,
 }
 
 /// `auth.kubernetes`.
@@ -127,6 +158,10 @@ pub enum Auth {
         role: String,
         secret: SecretKeyRef,
     },
+    /// `POST <mountPath>/login` with the role name, over a connection on
+    /// which the host presents the client certificate
+    /// ([`VaultConfig::client_certificate`]).
+    ClientCertificate { mount_path: String, name: String },
 }
 
 /// Why an issuer's `spec.vault` cannot be used as written. The messages are
@@ -161,6 +196,16 @@ pub enum ConfigError {
     Unsupported(&'static str),
     #[error("spec.vault.server: Invalid value: {0:?}: must be an http or https URL")]
     BadServer(String),
+    #[error(
+        "Vault Client Certificate auth requires secretName (or spec.vault.clientCertSecretRef and clientKeySecretRef)"
+    )]
+    ClientCertificateSecretRequired,
+    #[error("Vault mutual TLS requires both clientCertSecretRef.name and clientKeySecretRef.name")]
+    MutualTlsPairRequired,
+    #[error(
+        "a TLS client certificate (clientCertificate auth, mutual TLS) needs an https Vault server, not {0:?}"
+    )]
+    TlsNeedsHttps(String),
 }
 
 impl VaultConfig {
@@ -188,14 +233,8 @@ impl VaultConfig {
             1 => {}
             _ => return Err(ConfigError::MultipleAuth),
         }
-        if self.server_name.as_deref().is_some_and(|s| !s.is_empty()) {
-            return Err(ConfigError::Unsupported("spec.vault.serverName"));
-        }
-        if self.client_cert_secret_ref.is_some() || self.client_key_secret_ref.is_some() {
-            return Err(ConfigError::Unsupported(
-                "mutual TLS with Vault (spec.vault.clientCertSecretRef, clientKeySecretRef)",
-            ));
-        }
+        // Checked here so that a wrong pair fails whatever the auth method.
+        self.client_certificate()?;
         if let Some(token) = &auth.token_secret_ref {
             if token.name.is_empty() {
                 return Err(ConfigError::TokenNameRequired);
@@ -248,11 +287,70 @@ impl VaultConfig {
                 }),
             };
         }
-        if auth.client_certificate.is_some() {
-            return Err(ConfigError::Unsupported(
-                "Vault clientCertificate auth (it needs a TLS client certificate on the connection)",
-            ));
+        if let Some(certificate) = &auth.client_certificate {
+            return Ok(Auth::ClientCertificate {
+                mount_path: certificate
+                    .mount_path
+                    .clone()
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| DEFAULT_CLIENT_CERTIFICATE_MOUNT_PATH.to_owned()),
+                name: certificate.name.clone().unwrap_or_default(),
+            });
         }
         Err(ConfigError::Unsupported("Vault AWS auth"))
+    }
+
+    /// The TLS client certificate to present on every request to Vault, as
+    /// cert-manager's client does: `auth.clientCertificate.secretName`
+    /// (`tls.crt` / `tls.key`), else the mutual TLS pair
+    /// `clientCertSecretRef` / `clientKeySecretRef` (same default keys).
+    pub fn client_certificate(&self) -> Result<Option<ClientCertificateRef>, ConfigError> {
+        let from_auth = self
+            .auth
+            .client_certificate
+            .as_ref()
+            .and_then(|c| c.secret_name.clone())
+            .filter(|name| !name.is_empty())
+            .map(|name| ClientCertificateRef {
+                certificate: SecretKeyRef {
+                    name: name.clone(),
+                    key: Some(TLS_CERT_KEY.to_owned()),
+                },
+                key: SecretKeyRef {
+                    name,
+                    key: Some(TLS_PRIVATE_KEY_KEY.to_owned()),
+                },
+            });
+        let named = |r: &Option<SecretKeyRef>| r.clone().filter(|r| !r.name.is_empty());
+        let pair = match (
+            named(&self.client_cert_secret_ref),
+            named(&self.client_key_secret_ref),
+        ) {
+            (None, None) => None,
+            (Some(certificate), Some(key)) => Some(ClientCertificateRef {
+                certificate: SecretKeyRef {
+                    key: Some(certificate.key_or(TLS_CERT_KEY).to_owned()),
+                    ..certificate
+                },
+                key: SecretKeyRef {
+                    key: Some(key.key_or(TLS_PRIVATE_KEY_KEY).to_owned()),
+                    ..key
+                },
+            }),
+            _ => return Err(ConfigError::MutualTlsPairRequired),
+        };
+        let chosen = from_auth.or(pair);
+        if self.auth.client_certificate.is_some() && chosen.is_none() {
+            return Err(ConfigError::ClientCertificateSecretRequired);
+        }
+        if chosen.is_some() && !self.server.starts_with("https://") {
+            return Err(ConfigError::TlsNeedsHttps(self.server.clone()));
+        }
+        Ok(chosen)
+    }
+
+    /// `spec.vault.serverName`, when set.
+    pub fn server_name(&self) -> Option<&str> {
+        self.server_name.as_deref().filter(|name| !name.is_empty())
     }
 }

@@ -14,10 +14,25 @@
 //!
 //! The wire format lives in [`protocol`] (pure); the flow here is written
 //! against [`VaultHost`] so it runs natively in tests; the WASM export is a
-//! thin shell over the `http` and `secrets` imports. Auth methods that need
-//! more than the imports give (a client certificate on the connection, a
-//! service account token request, AWS signing) are refused with a clear
-//! "not supported yet" rather than half-done.
+//! thin shell over the `http`, `secrets` and `cache` imports.
+//!
+//! - TLS: `serverName`, `auth.clientCertificate` and the mutual TLS pair
+//!   (`clientCertSecretRef` / `clientKeySecretRef`) go through
+//!   `http.send-tls` (`certwasm:issuer@0.2.0`): the plugin names the Secrets
+//!   and the host reads the key and presents the certificate, so the key
+//!   never enters the plugin.
+//! - Tokens: a login's token is kept in the host's per-issuer memory
+//!   (`cache`) for most of its lease, so a stream of requests logs in once
+//!   rather than once per request (logins were nearly half of the time
+//!   spent waiting on Vault). The cache key is a digest of the server and
+//!   the credential, so a rotated secret ID, JWT or certificate logs in
+//!   afresh; a cached token Vault refuses (403) is dropped and the request
+//!   logs in once more, as cert-manager, which logs in on every request,
+//!   effectively does. Tokens are never put in the persisted state.
+//!
+//! Auth methods that need more than the imports give (a service account
+//! token request, AWS signing) are refused with a clear "not supported
+//! yet" rather than half-done.
 
 pub mod config;
 pub mod csr;
@@ -25,17 +40,20 @@ pub mod protocol;
 
 use base64::Engine as _;
 use certwasm_plugin_sdk::bindings::Guest;
-use certwasm_plugin_sdk::bindings::certwasm::issuer::{http, log, secrets};
+use certwasm_plugin_sdk::bindings::certwasm::issuer::{cache, http, log, secrets};
 use certwasm_plugin_sdk::config::issuer_section;
 use certwasm_plugin_sdk::types::{
     CertificateRequest, HttpRequest, HttpResponse, IssueOutcome, Issued, IssuerConfig, PluginError,
-    PluginInfo, Readiness, Secret,
+    PluginInfo, Readiness, Secret, TlsOptions,
 };
 use certwasm_plugin_sdk::x509::DEFAULT_DURATION_SECONDS;
 use certwasm_plugin_sdk::{failed, pending};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
-use config::{Auth, ConfigError, DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY, VaultConfig};
+use config::{
+    Auth, ConfigError, DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY, TLS_CERT_KEY, VaultConfig,
+};
 use protocol::{Endpoint, VaultError};
 
 /// cert-manager's reasons and messages.
@@ -53,10 +71,31 @@ const MESSAGE_SIGN_FAILED: &str = "Vault failed to sign certificate";
 pub trait VaultHost {
     /// `secrets.get`.
     fn secret(&self, name: &str) -> Result<Option<Secret>, String>;
-    /// `http.send`.
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse, String>;
+    /// `http.send`, or `http.send-tls` when `tls` is set.
+    fn send(&self, request: HttpRequest, tls: Option<TlsOptions>) -> Result<HttpResponse, String>;
     /// A line for the host's log (Vault's warnings).
     fn warn(&self, _message: &str) {}
+    /// `cache.get`; a host without a cache always misses.
+    fn cache_get(&self, _key: &str) -> Option<Vec<u8>> {
+        None
+    }
+    /// `cache.set`.
+    fn cache_set(&self, _key: &str, _value: &[u8], _ttl_seconds: u32) -> Result<(), String> {
+        Ok(())
+    }
+    /// `cache.remove`.
+    fn cache_remove(&self, _key: &str) {}
+}
+
+/// Where a login's token comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    /// A cached token if there is one (signing).
+    Reuse,
+    /// Always log in, and cache the new token (after a refused cached
+    /// token, and when an issuer is checked: a check must prove the
+    /// credentials, not a token they once gave).
+    Always,
 }
 
 /// Why a Vault client could not be set up (credentials, CA bundle, login).
@@ -78,6 +117,11 @@ pub enum SetupError {
         "while requesting a Vault token using the Kubernetes auth: error calling Vault server: {0}"
     )]
     KubernetesLogin(VaultError),
+    /// A TLS certificate login failed.
+    #[error(
+        "while requesting a Vault token using the Client Certificate auth: error calling Vault server: {0}"
+    )]
+    CertificateLogin(VaultError),
     /// A static token was refused by `auth/token/lookup-self`.
     #[error("error checking the Vault token: {0}")]
     TokenCheck(VaultError),
@@ -88,7 +132,10 @@ impl SetupError {
         match self {
             Self::SecretNotFound(_) | Self::Secret(_) => true,
             Self::Config(_) => false,
-            Self::AppRoleLogin(e) | Self::KubernetesLogin(e) | Self::TokenCheck(e) => e.retryable(),
+            Self::AppRoleLogin(e)
+            | Self::KubernetesLogin(e)
+            | Self::CertificateLogin(e)
+            | Self::TokenCheck(e) => e.retryable(),
         }
     }
 }
@@ -102,6 +149,32 @@ struct Client<'h> {
     auth: Auth,
     path: String,
     token: Option<String>,
+    /// The cache key of the login's token (logins only).
+    token_key: Option<String>,
+    /// Whether `token` came from the cache rather than a login just now.
+    token_cached: bool,
+}
+
+/// The cache key of a login's token: a digest of everything that decides
+/// which token a login returns (server, namespace, method, mount, role,
+/// credential), so that another credential never meets this token.
+fn token_cache_key(endpoint: &Endpoint, credential: &[&str]) -> String {
+    let mut digest = Sha256::new();
+    let server_name = endpoint.server_name.as_deref().unwrap_or_default();
+    let namespace = endpoint.namespace.as_deref().unwrap_or_default();
+    for part in [endpoint.server.as_str(), namespace, server_name]
+        .iter()
+        .chain(credential)
+    {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part.as_bytes());
+    }
+    let hex: String = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("vault-token/{hex}")
 }
 
 impl<'h> Client<'h> {
@@ -112,13 +185,18 @@ impl<'h> Client<'h> {
         namespace: &str,
     ) -> Result<Self, SetupError> {
         let auth = config.auth()?;
+        let mut endpoint = Endpoint::new(&config.server, config.namespace.as_deref(), None);
+        endpoint.server_name = config.server_name().map(str::to_owned);
+        endpoint.client_certificate = config.client_certificate()?;
         let mut client = Client {
             host,
             namespace: namespace.to_owned(),
-            endpoint: Endpoint::new(&config.server, config.namespace.as_deref(), None),
+            endpoint,
             auth,
             path: config.path.clone(),
             token: None,
+            token_key: None,
+            token_cached: false,
         };
         client.endpoint.ca_bundle_pem = client.ca_bundle(config)?;
         Ok(client)
@@ -183,7 +261,7 @@ impl<'h> Client<'h> {
         let request = self.endpoint.request(method, url, token, body, true);
         let response = self
             .host
-            .send(request.clone())
+            .send(request.clone(), self.endpoint.tls_options())
             .map_err(VaultError::Transport)?;
         protocol::read_response(&request, &response)
     }
@@ -193,14 +271,17 @@ impl<'h> Client<'h> {
         let request =
             self.endpoint
                 .request("GET", self.endpoint.v1_url("sys/health"), None, None, false);
-        let response = self.host.send(request.clone());
+        let response = self.host.send(request.clone(), self.endpoint.tls_options());
         protocol::health(&request, response.as_ref().map_err(String::as_str))
     }
 
     /// Gets a token: read it, or log in. With `verify`, a static token is
     /// also checked with `lookup-self` (a login already proves itself).
-    fn log_in(&mut self, verify: bool) -> Result<(), SetupError> {
-        let token = match &self.auth {
+    /// A login's token is taken from the host's cache when `fresh` allows
+    /// and one is there, and cached after a login.
+    fn log_in(&mut self, verify: bool, fresh: Fresh) -> Result<(), SetupError> {
+        type Wrap = fn(VaultError) -> SetupError;
+        let (url, body, wrap, credential): (String, Value, Wrap, Vec<String>) = match &self.auth {
             Auth::Token(reference) => {
                 let token =
                     self.secret_text(&reference.name, reference.key_or(DEFAULT_TOKEN_KEY))?;
@@ -209,7 +290,8 @@ impl<'h> Client<'h> {
                     self.call("GET", url, None, Some(&token))
                         .map_err(SetupError::TokenCheck)?;
                 }
-                token
+                self.token = Some(token);
+                return Ok(());
             }
             Auth::AppRole {
                 path,
@@ -219,10 +301,8 @@ impl<'h> Client<'h> {
                 let secret_id = self.secret_text(&secret.name, secret.key_or(""))?;
                 let body = protocol::approle_login_body(role_id, &secret_id);
                 let url = self.endpoint.v1_url(&format!("auth/{path}/login"));
-                let response = self
-                    .call("POST", url, Some(&body), None)
-                    .map_err(SetupError::AppRoleLogin)?;
-                protocol::login_token(&response).map_err(SetupError::AppRoleLogin)?
+                let credential = vec!["approle".into(), path.clone(), role_id.clone(), secret_id];
+                (url, body, SetupError::AppRoleLogin, credential)
             }
             Auth::Kubernetes {
                 mount_path,
@@ -232,14 +312,60 @@ impl<'h> Client<'h> {
                 let jwt = self.secret_text(&secret.name, secret.key_or(DEFAULT_TOKEN_KEY))?;
                 let body = protocol::kubernetes_login_body(role, &jwt);
                 let url = self.endpoint.url(&format!("{mount_path}/login"));
-                let response = self
-                    .call("POST", url, Some(&body), None)
-                    .map_err(SetupError::KubernetesLogin)?;
-                protocol::login_token(&response).map_err(SetupError::KubernetesLogin)?
+                let credential = vec!["kubernetes".into(), mount_path.clone(), role.clone(), jwt];
+                (url, body, SetupError::KubernetesLogin, credential)
+            }
+            Auth::ClientCertificate { mount_path, name } => {
+                // The certificate (public) names the credential; its key is
+                // only ever read by the host.
+                let certificate = match &self.endpoint.client_certificate {
+                    Some(reference) => self.secret_text(
+                        &reference.certificate.name,
+                        reference.certificate.key_or(TLS_CERT_KEY),
+                    )?,
+                    None => String::new(),
+                };
+                let body = protocol::client_certificate_login_body(name);
+                let url = self.endpoint.url(&format!("{mount_path}/login"));
+                let credential = vec!["cert".into(), mount_path.clone(), name.clone(), certificate];
+                (url, body, SetupError::CertificateLogin, credential)
             }
         };
-        self.token = Some(token);
+        let credential: Vec<&str> = credential.iter().map(String::as_str).collect();
+        let key = token_cache_key(&self.endpoint, &credential);
+        if fresh == Fresh::Reuse
+            && let Some(token) = self
+                .host
+                .cache_get(&key)
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .filter(|token| !token.is_empty())
+        {
+            self.token = Some(token);
+            self.token_key = Some(key);
+            self.token_cached = true;
+            return Ok(());
+        }
+        let response = self.call("POST", url, Some(&body), None).map_err(wrap)?;
+        let login = protocol::login(&response).map_err(wrap)?;
+        if let Some(seconds) = login.cache_seconds()
+            && let Err(why) = self.host.cache_set(&key, login.token.as_bytes(), seconds)
+        {
+            self.host
+                .warn(&format!("could not keep the Vault token for reuse: {why}"));
+        }
+        self.token = Some(login.token);
+        self.token_key = Some(key);
+        self.token_cached = false;
         Ok(())
+    }
+
+    /// Drops a token Vault refused, here and in the cache.
+    fn forget_token(&mut self) {
+        if let Some(key) = self.token_key.take() {
+            self.host.cache_remove(&key);
+        }
+        self.token = None;
+        self.token_cached = false;
     }
 
     /// `POST /v1/<path>` with the CSR.
@@ -283,7 +409,7 @@ pub fn validate(config: &IssuerConfig, host: &dyn VaultHost) -> Result<Readiness
         .check_health()
         .map_err(|e| pending(VAULT_ERROR, format!("{MESSAGE_UNSEALED_FAILED}: {e}")))?;
     client
-        .log_in(true)
+        .log_in(true, Fresh::Always)
         .map_err(|e| setup_failure(VAULT_ERROR, MESSAGE_CLIENT_INIT_FAILED, &e))?;
     Ok(Readiness {
         reason: VAULT_VERIFIED.to_owned(),
@@ -297,15 +423,24 @@ pub fn validate(config: &IssuerConfig, host: &dyn VaultHost) -> Result<Readiness
 /// down or overloaded leaves it to be retried.
 pub fn issue(request: &CertificateRequest, host: &dyn VaultHost) -> Result<Issued, PluginError> {
     let settings = vault_config(&request.issuer)?;
-    let client = Client::new(host, &settings, &request.issuer.namespace)
-        .and_then(|mut client| client.log_in(false).map(|()| client))
-        .map_err(|e| match e {
-            SetupError::SecretNotFound(_) => {
-                pending("SecretMissing", format!("{MESSAGE_SECRET_MISSING}: {e}"))
-            }
-            other => setup_failure("VaultInitError", MESSAGE_SIGN_INIT_FAILED, &other),
-        })?;
-    client.sign(request).map_err(|e| {
+    let init_failure = |e: SetupError| match e {
+        SetupError::SecretNotFound(_) => {
+            pending("SecretMissing", format!("{MESSAGE_SECRET_MISSING}: {e}"))
+        }
+        other => setup_failure("VaultInitError", MESSAGE_SIGN_INIT_FAILED, &other),
+    };
+    let mut client = Client::new(host, &settings, &request.issuer.namespace)
+        .and_then(|mut client| client.log_in(false, Fresh::Reuse).map(|()| client))
+        .map_err(init_failure)?;
+    let mut signed = client.sign(request);
+    if client.token_cached && signed.as_ref().is_err_and(VaultError::is_forbidden) {
+        // The cached token was revoked or lost its policy: log in once more.
+        host.warn("Vault refused the cached token (403); logging in again");
+        client.forget_token();
+        client.log_in(false, Fresh::Always).map_err(init_failure)?;
+        signed = client.sign(request);
+    }
+    signed.map_err(|e| {
         let message = match &e {
             VaultError::Decode(why) => format!("{MESSAGE_SIGN_FAILED}: {why}"),
             other => format!("{MESSAGE_SIGN_FAILED}: failed to sign certificate by vault: {other}"),
@@ -326,12 +461,27 @@ impl VaultHost for Imports {
         secrets::get(name)
     }
 
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        http::send(&request)
+    fn send(&self, request: HttpRequest, tls: Option<TlsOptions>) -> Result<HttpResponse, String> {
+        match tls {
+            Some(tls) => http::send_tls(&request, &tls),
+            None => http::send(&request),
+        }
     }
 
     fn warn(&self, message: &str) {
         log::write(log::Level::Warn, message);
+    }
+
+    fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
+        cache::get(key)
+    }
+
+    fn cache_set(&self, key: &str, value: &[u8], ttl_seconds: u32) -> Result<(), String> {
+        cache::set(key, value, ttl_seconds)
+    }
+
+    fn cache_remove(&self, key: &str) {
+        cache::remove(key);
     }
 }
 

@@ -3,10 +3,13 @@
 //! chain, a login token, health, and Vault's `errors` array). Nothing here
 //! calls the host, so every wire detail is unit-tested natively.
 
-use certwasm_plugin_sdk::types::{HttpRequest, HttpResponse, Issued};
+use certwasm_plugin_sdk::types::{
+    ClientCertificate, HttpRequest, HttpResponse, Issued, TlsOptions,
+};
 use certwasm_plugin_sdk::x509::{self, PemBundle};
 use serde_json::{Value, json};
 
+use crate::config::ClientCertificateRef;
 use crate::csr::CsrNames;
 
 /// The header that carries the Vault token.
@@ -25,6 +28,11 @@ pub struct Endpoint {
     pub namespace: Option<String>,
     /// Extra roots for Vault's TLS certificate, PEM.
     pub ca_bundle_pem: Option<String>,
+    /// `spec.vault.serverName`: the TLS name Vault's certificate is
+    /// verified against.
+    pub server_name: Option<String>,
+    /// The client certificate the host presents to Vault.
+    pub client_certificate: Option<ClientCertificateRef>,
 }
 
 impl Endpoint {
@@ -34,7 +42,28 @@ impl Endpoint {
             server: server.trim_end_matches('/').to_owned(),
             namespace: namespace.filter(|n| !n.is_empty()).map(str::to_owned),
             ca_bundle_pem,
+            server_name: None,
+            client_certificate: None,
         }
+    }
+
+    /// How the host must set up TLS for requests to Vault: none when
+    /// neither a server name nor a client certificate is configured (the
+    /// request then goes through plain `http.send`).
+    pub fn tls_options(&self) -> Option<TlsOptions> {
+        if self.server_name.is_none() && self.client_certificate.is_none() {
+            return None;
+        }
+        let field = |r: &crate::config::SecretKeyRef| r.key.clone().unwrap_or_default();
+        Some(TlsOptions {
+            client_certificate: self.client_certificate.as_ref().map(|c| ClientCertificate {
+                certificate_secret: c.certificate.name.clone(),
+                certificate_field: field(&c.certificate),
+                key_secret: c.key.name.clone(),
+                key_field: field(&c.key),
+            }),
+            server_name: self.server_name.clone(),
+        })
     }
 
     /// The URL of API path `path` (`pki/sign/web` → `<server>/v1/pki/sign/web`),
@@ -125,6 +154,12 @@ pub fn approle_login_body(role_id: &str, secret_id: &str) -> Value {
     json!({"role_id": role_id, "secret_id": secret_id})
 }
 
+/// The body of a TLS certificate login: the certificate role (empty lets
+/// Vault try every role), as cert-manager sends it.
+pub fn client_certificate_login_body(name: &str) -> Value {
+    json!({"name": name})
+}
+
 /// The body of a Kubernetes login.
 pub fn kubernetes_login_body(role: &str, jwt: &str) -> Value {
     json!({"role": role, "jwt": jwt})
@@ -177,6 +212,12 @@ impl VaultError {
             Self::Api { status, .. } if *status >= 500 => !self.is_sealed(),
             Self::Api { .. } | Self::Decode(_) => false,
         }
+    }
+
+    /// Whether Vault refused the token (403: permission denied, or a
+    /// token that is unknown, expired or revoked).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Self::Api { status: 403, .. })
     }
 
     /// Whether Vault said it is sealed.
@@ -248,17 +289,50 @@ pub fn read_response(request: &HttpRequest, response: &HttpResponse) -> Result<V
     })
 }
 
-/// The token of a login response (`auth.client_token`).
-pub fn login_token(response: &Value) -> Result<String, VaultError> {
-    let token = response
-        .get("auth")
-        .and_then(|auth| auth.get("client_token"))
+/// What a login returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// `auth.client_token`.
+    pub token: String,
+    /// `auth.lease_duration`: seconds the token lives; 0 means no expiry.
+    pub lease_seconds: u64,
+    /// `auth.num_uses`: how many requests the token may make; 0 means any.
+    pub num_uses: u64,
+}
+
+impl Login {
+    /// How long the token may be reused from the host's cache, if at all:
+    /// most of its lease, ending early enough that a request never starts
+    /// with a token about to expire; an hour for a token with no expiry
+    /// (a revoked one is refused with 403 and replaced); never for a token
+    /// with a use limit, which a shared cache would exhaust.
+    pub fn cache_seconds(&self) -> Option<u32> {
+        if self.num_uses > 0 {
+            return None;
+        }
+        let seconds = match self.lease_seconds {
+            0 => 3600,
+            lease => (lease * 9 / 10).min(lease.saturating_sub(10)),
+        };
+        (seconds >= 10).then(|| u32::try_from(seconds).unwrap_or(u32::MAX))
+    }
+}
+
+/// The token and lease of a login response (`auth`).
+pub fn login(response: &Value) -> Result<Login, VaultError> {
+    let auth = response.get("auth");
+    let field = |name: &str| auth.and_then(|auth| auth.get(name));
+    let token = field("client_token")
         .and_then(Value::as_str)
         .unwrap_or_default();
     if token.is_empty() {
         return Err(VaultError::Decode("no token returned".to_owned()));
     }
-    Ok(token.to_owned())
+    Ok(Login {
+        token: token.to_owned(),
+        lease_seconds: field("lease_duration").and_then(Value::as_u64).unwrap_or(0),
+        num_uses: field("num_uses").and_then(Value::as_u64).unwrap_or(0),
+    })
 }
 
 /// Reads `GET /v1/sys/health` as cert-manager does: 200, and the standby

@@ -15,12 +15,15 @@ const NOW: i64 = 1_790_000_000;
 
 type Responder = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, String>>;
 
-/// Secrets by name and a scripted Vault; records every request.
+/// Secrets by name, a scripted Vault and the host's cache (with the TTLs
+/// asked for); records every request and its TLS options.
 struct FakeHost {
     secrets: HashMap<String, Secret>,
     vault: Responder,
     sent: RefCell<Vec<HttpRequest>>,
+    tls: RefCell<Vec<Option<TlsOptions>>>,
     warnings: RefCell<Vec<String>>,
+    cache: RefCell<HashMap<String, (Vec<u8>, u32)>>,
 }
 
 impl FakeHost {
@@ -29,7 +32,9 @@ impl FakeHost {
             secrets: HashMap::new(),
             vault: Box::new(vault),
             sent: RefCell::default(),
+            tls: RefCell::default(),
             warnings: RefCell::default(),
+            cache: RefCell::default(),
         }
     }
 
@@ -69,13 +74,29 @@ impl VaultHost for FakeHost {
         Ok(self.secrets.get(name).cloned())
     }
 
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
+    fn send(&self, request: HttpRequest, tls: Option<TlsOptions>) -> Result<HttpResponse, String> {
         self.sent.borrow_mut().push(request.clone());
+        self.tls.borrow_mut().push(tls);
         (self.vault)(&request)
     }
 
     fn warn(&self, message: &str) {
         self.warnings.borrow_mut().push(message.to_owned());
+    }
+
+    fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.cache.borrow().get(key).map(|(value, _)| value.clone())
+    }
+
+    fn cache_set(&self, key: &str, value: &[u8], ttl_seconds: u32) -> Result<(), String> {
+        self.cache
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_vec(), ttl_seconds));
+        Ok(())
+    }
+
+    fn cache_remove(&self, key: &str) {
+        self.cache.borrow_mut().remove(key);
     }
 }
 
@@ -333,13 +354,17 @@ fn configuration_errors_use_cert_managers_messages() {
             "Vault Kubernetes auth with serviceAccountRef (a token request) is not supported by certwasm yet",
         ),
         (
-            json!({"server": "http://v:8200", "path": "pki/sign/r", "auth": {"clientCertificate": {"secretName": "c"}}}),
-            "Vault clientCertificate auth (it needs a TLS client certificate on the connection) is not supported by certwasm yet",
+            json!({"server": "https://v:8200", "path": "pki/sign/r", "auth": {"clientCertificate": {"name": "r"}}}),
+            "Vault Client Certificate auth requires secretName (or spec.vault.clientCertSecretRef and clientKeySecretRef)",
         ),
         (
-            json!({"server": "https://v:8200", "serverName": "vault.internal", "path": "pki/sign/r",
+            json!({"server": "http://v:8200", "path": "pki/sign/r", "auth": {"clientCertificate": {"secretName": "c"}}}),
+            "a TLS client certificate (clientCertificate auth, mutual TLS) needs an https Vault server, not \"http://v:8200\"",
+        ),
+        (
+            json!({"server": "https://v:8200", "path": "pki/sign/r", "clientCertSecretRef": {"name": "c"},
                    "auth": {"tokenSecretRef": {"name": "t"}}}),
-            "spec.vault.serverName is not supported by certwasm yet",
+            "Vault mutual TLS requires both clientCertSecretRef.name and clientKeySecretRef.name",
         ),
     ];
     for (spec, message) in cases {
@@ -409,6 +434,204 @@ fn approle_logs_in_then_signs_with_the_token_it_got() {
     )
     .unwrap();
     assert_eq!(host.warnings.borrow().len(), 1);
+}
+
+#[test]
+fn a_login_token_is_reused_until_vault_refuses_it() {
+    let pki = pki();
+    let response = signed(&pki);
+    let logins = std::rc::Rc::new(std::cell::Cell::new(0));
+    let revoked = std::rc::Rc::new(std::cell::Cell::new(false));
+    let (count, gone) = (logins.clone(), revoked.clone());
+    let host = FakeHost::new(move |r| {
+        if r.url.ends_with("/v1/auth/approle/login") {
+            count.set(count.get() + 1);
+            let token = format!("s.login-{}", count.get());
+            return reply(
+                200,
+                json!({"auth": {"client_token": token, "lease_duration": 3600}}),
+            );
+        }
+        let token = r
+            .headers
+            .iter()
+            .find(|(k, _)| k == "X-Vault-Token")
+            .map(|(_, v)| v.clone());
+        if gone.get() && token.as_deref() == Some("s.login-1") {
+            return errors(403, "permission denied");
+        }
+        reply(200, response.clone())
+    })
+    .with_secret("approle", "secretId", "secret-1");
+    let cr = request(approle_issuer(), &pki.csr, None);
+    issue(&cr, &host).unwrap();
+    issue(&cr, &host).unwrap();
+    assert_eq!(logins.get(), 1, "the second request reuses the token");
+    let cached: Vec<_> = host.cache.borrow().values().cloned().collect();
+    assert_eq!(cached, [(b"s.login-1".to_vec(), 3240)], "90% of the lease");
+
+    // Vault revokes the token: one 403, one new login, and the request is signed.
+    revoked.set(true);
+    issue(&cr, &host).unwrap();
+    assert_eq!(logins.get(), 2);
+    let tokens: Vec<_> = (0..host.sent.borrow().len())
+        .filter_map(|i| host.header(i, "X-Vault-Token"))
+        .collect();
+    assert_eq!(
+        tokens,
+        ["s.login-1", "s.login-1", "s.login-1", "s.login-2"],
+        "{:?}",
+        host.paths()
+    );
+    assert!(host.warnings.borrow().iter().any(|w| w.contains("403")));
+
+    // A rotated secret ID is another credential: it logs in again.
+    let host = FakeHost {
+        secrets: HashMap::from([(
+            "approle".to_owned(),
+            Secret {
+                data: vec![("secretId".into(), b"secret-2".to_vec())],
+            },
+        )]),
+        ..host
+    };
+    issue(&cr, &host).unwrap();
+    assert_eq!(logins.get(), 3);
+
+    // A check of the issuer always logs in: it proves the credentials.
+    let checks = FakeHost::new(|r| {
+        if r.url.ends_with("/login") {
+            reply(200, json!({"auth": {"client_token": "s.checked"}}))
+        } else {
+            healthy()
+        }
+    })
+    .with_secret("approle", "secretId", "secret-1");
+    validate(&approle_issuer(), &checks).unwrap();
+    validate(&approle_issuer(), &checks).unwrap();
+    assert_eq!(
+        checks
+            .paths()
+            .iter()
+            .filter(|p| p.ends_with("/login"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_refused_fresh_token_is_not_retried() {
+    let pki = pki();
+    let host = FakeHost::new(|r| {
+        if r.url.ends_with("/login") {
+            reply(200, json!({"auth": {"client_token": "s.new"}}))
+        } else {
+            errors(403, "permission denied")
+        }
+    })
+    .with_secret("approle", "secretId", "secret-1");
+    let error = issue(&request(approle_issuer(), &pki.csr, None), &host).unwrap_err();
+    assert_eq!(error.reason, "SigningError");
+    assert_eq!(host.paths().len(), 2, "{:?}", host.paths());
+}
+
+#[test]
+fn client_certificate_auth_has_the_host_present_the_certificate() {
+    let pki = pki();
+    let response = signed(&pki);
+    let host = FakeHost::new(move |r| {
+        if r.url.ends_with("/v1/auth/cert/login") {
+            reply(200, json!({"auth": {"client_token": "s.cert"}}))
+        } else if r.url.ends_with("/sys/health") {
+            healthy()
+        } else {
+            reply(200, response.clone())
+        }
+    })
+    .with_secret(
+        "vault-client",
+        "tls.crt",
+        "-----BEGIN CERTIFICATE-----\nMIIB\n",
+    );
+    let config = issuer(json!({
+        "server": "https://127.0.0.1:8200",
+        "serverName": "vault.internal",
+        "path": "pki_int/sign/example",
+        "auth": {"clientCertificate": {"name": "certwasm", "secretName": "vault-client"}}
+    }));
+    validate(&config, &host).unwrap();
+    issue(&request(config, &pki.csr, None), &host).unwrap();
+    assert_eq!(
+        host.paths(),
+        [
+            "GET https://127.0.0.1:8200/v1/sys/health",
+            "POST https://127.0.0.1:8200/v1/auth/cert/login",
+            "POST https://127.0.0.1:8200/v1/pki_int/sign/example",
+        ],
+        "the check's token is reused by the request"
+    );
+    assert_eq!(host.body(1), json!({"name": "certwasm"}));
+    assert_eq!(host.header(2, "X-Vault-Token").as_deref(), Some("s.cert"));
+    for tls in host.tls.borrow().iter() {
+        let tls = tls.as_ref().expect("every request sets TLS options");
+        assert_eq!(tls.server_name.as_deref(), Some("vault.internal"));
+        let certificate = tls.client_certificate.as_ref().unwrap();
+        assert_eq!(
+            (
+                certificate.certificate_secret.as_str(),
+                certificate.certificate_field.as_str(),
+                certificate.key_secret.as_str(),
+                certificate.key_field.as_str()
+            ),
+            ("vault-client", "tls.crt", "vault-client", "tls.key")
+        );
+    }
+
+    // A custom mount, and the mutual TLS pair as the certificate.
+    let host = FakeHost::new(|r| {
+        if r.url.ends_with("/login") {
+            reply(200, json!({"auth": {"client_token": "s.cert"}}))
+        } else {
+            healthy()
+        }
+    })
+    .with_secret("client-cert", "cert.pem", "-----BEGIN CERTIFICATE-----\n");
+    let config = issuer(json!({
+        "server": "https://vault:8200",
+        "path": "pki_int/sign/example",
+        "clientCertSecretRef": {"name": "client-cert", "key": "cert.pem"},
+        "clientKeySecretRef": {"name": "client-key"},
+        "auth": {"clientCertificate": {"mountPath": "/v1/auth/tls"}}
+    }));
+    validate(&config, &host).unwrap();
+    assert_eq!(host.paths()[1], "POST https://vault:8200/v1/auth/tls/login");
+    assert_eq!(host.body(1), json!({"name": ""}));
+    let tls = host.tls.borrow()[1].clone().unwrap();
+    assert_eq!(tls.server_name, None);
+    let certificate = tls.client_certificate.unwrap();
+    assert_eq!(
+        (
+            certificate.certificate_secret.as_str(),
+            certificate.certificate_field.as_str(),
+            certificate.key_secret.as_str(),
+            certificate.key_field.as_str()
+        ),
+        ("client-cert", "cert.pem", "client-key", "tls.key")
+    );
+}
+
+#[test]
+fn without_tls_settings_requests_use_plain_send() {
+    let host = FakeHost::new(|r| {
+        if r.url.ends_with("lookup-self") {
+            reply(200, json!({"data": {}}))
+        } else {
+            healthy()
+        }
+    })
+    .with_secret("vault-token", "token", "t");
+    validate(&token_issuer(), &host).unwrap();
+    assert!(host.tls.borrow().iter().all(Option::is_none));
 }
 
 #[test]
@@ -630,6 +853,28 @@ mod wire {
     }
 
     #[test]
+    fn tokens_are_cached_for_most_of_their_lease() {
+        let lease = |lease_seconds, num_uses| Login {
+            token: "s.x".into(),
+            lease_seconds,
+            num_uses,
+        };
+        assert_eq!(lease(3600, 0).cache_seconds(), Some(3240));
+        assert_eq!(lease(60, 0).cache_seconds(), Some(50));
+        assert_eq!(lease(0, 0).cache_seconds(), Some(3600), "no expiry");
+        assert_eq!(lease(15, 0).cache_seconds(), None, "too short to share");
+        assert_eq!(lease(3600, 5).cache_seconds(), None, "use-limited");
+        assert_eq!(
+            login(&json!({"auth": {"client_token": "s.1", "lease_duration": 120, "num_uses": 0}})),
+            Ok(Login {
+                token: "s.1".into(),
+                lease_seconds: 120,
+                num_uses: 0
+            })
+        );
+    }
+
+    #[test]
     fn a_response_without_a_certificate_is_a_decode_error() {
         assert!(matches!(
             issued(&json!({"data": {}})),
@@ -640,7 +885,7 @@ mod wire {
             Err(VaultError::Decode(_))
         ));
         assert!(
-            matches!(login_token(&json!({"auth": null})), Err(VaultError::Decode(m)) if m == "no token returned")
+            matches!(login(&json!({"auth": null})), Err(VaultError::Decode(m)) if m == "no token returned")
         );
     }
 }

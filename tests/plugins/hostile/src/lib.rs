@@ -4,7 +4,7 @@
 
 use certwasm_plugin_sdk::bindings::Guest;
 use certwasm_plugin_sdk::bindings::certwasm::issuer::types::*;
-use certwasm_plugin_sdk::bindings::certwasm::issuer::{http, secrets, signer};
+use certwasm_plugin_sdk::bindings::certwasm::issuer::{cache, http, secrets, signer};
 
 struct Hostile;
 
@@ -34,15 +34,19 @@ fn issued(text: String) -> Result<IssueOutcome, PluginError> {
     }))
 }
 
-fn get(url: &str) -> Result<HttpResponse, String> {
-    http::send(&HttpRequest {
+fn http_request(url: &str) -> HttpRequest {
+    HttpRequest {
         method: "GET".into(),
         url: url.into(),
         headers: Vec::new(),
         body: Vec::new(),
         ca_bundle_pem: None,
         timeout_ms: Some(2000),
-    })
+    }
+}
+
+fn get(url: &str) -> Result<HttpResponse, String> {
+    http::send(&http_request(url))
 }
 
 /// Recursion that lives on the wasm call stack (its frames hold no
@@ -162,6 +166,38 @@ impl Guest for Hostile {
                 let dir = std::fs::read_dir(".").is_ok();
                 let net = std::net::TcpStream::connect("127.0.0.1:22").is_ok();
                 issued(format!("env={env} args={args} fs={fs} dir={dir} net={net}"))
+            }
+            "tls-unreferenced-secret" => {
+                // A client certificate from a Secret the issuer never named.
+                let tls = TlsOptions {
+                    client_certificate: Some(ClientCertificate {
+                        certificate_secret: "referenced".into(),
+                        certificate_field: "tls.crt".into(),
+                        key_secret: "someone-elses-secret".into(),
+                        key_field: "tls.key".into(),
+                    }),
+                    server_name: None,
+                };
+                http::send_tls(&http_request("https://allowed.test/"), &tls)
+                    .map_err(fail)
+                    .and_then(|r| issued(r.status.to_string()))
+            }
+            "tls-over-http" => {
+                // TLS options on a plain http URL must fail, not be ignored.
+                let tls = TlsOptions {
+                    client_certificate: None,
+                    server_name: Some("vault.internal".into()),
+                };
+                http::send_tls(&http_request("http://allowed.test/"), &tls)
+                    .map_err(fail)
+                    .and_then(|r| issued(r.status.to_string()))
+            }
+            "cache" => {
+                // What an issuer finds in the cache, and then leaves there:
+                // each issuer must only ever find its own value.
+                let found = cache::get("who").map(|v| String::from_utf8_lossy(&v).into_owned());
+                cache::set("who", request.issuer.name.as_bytes(), 60).map_err(fail)?;
+                issued(format!("found={}", found.as_deref().unwrap_or("nothing")))
             }
             other => Err(fail(format!("unknown attack {other:?}"))),
         }
