@@ -27,6 +27,7 @@ use super::table;
 use super::watch::Change;
 use super::writes::{self, DeleteOptions, Propagation, Subresource, UpdateMode, WriteContext};
 use crate::api::defaults::UserInfo;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -788,7 +789,9 @@ fn watch(
                 .matches(&object)
                 .then(|| encoder.encode(change.kind.event_type(), &object))
         };
+        let mut last_sent = since;
         for change in std::mem::take(&mut subscription.backlog) {
+            last_sent = change.revision;
             if let Some(line) = line(&change)
                 && sender.send(Ok(line)).await.is_err()
             {
@@ -809,15 +812,34 @@ fn watch(
                 }
                 received = subscription.live.recv() => match received {
                     Ok(change) => {
+                        last_sent = change.revision;
                         if let Some(line) = line(&change)
                             && sender.send(Ok(line)).await.is_err()
                         {
                             return;
                         }
                     }
-                    // Fell behind or shutting down: end the watch; the
-                    // client resumes from the last version it saw.
-                    Err(_) => return,
+                    // Fell behind the live stream: catch up from the
+                    // history, as an API server's watch cache does. Ending
+                    // the watch instead made the client resume or relist,
+                    // and a controller relisting under load can drop the
+                    // triggers of objects its cache has not swapped in yet.
+                    Err(RecvError::Lagged(_)) => {
+                        let Ok(resumed) = store.watch().subscribe(last_sent) else {
+                            // Older than the history: the client lists again.
+                            return;
+                        };
+                        subscription = resumed;
+                        for change in std::mem::take(&mut subscription.backlog) {
+                            last_sent = change.revision;
+                            if let Some(line) = line(&change)
+                                && sender.send(Ok(line)).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
                 },
             }
         }

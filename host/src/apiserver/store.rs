@@ -40,6 +40,9 @@ const OWNERS: TableDefinition<&str, &str> = TableDefinition::new("owners");
 /// directory from before the index is indexed on open).
 const OWNER_INDEX: &str = "ownerIndexVersion";
 
+/// The store's page cache.
+const STORE_CACHE_BYTES: usize = 64 << 20;
+
 /// How many queued writes one commit may carry.
 const MAX_BATCH: usize = 512;
 
@@ -128,10 +131,16 @@ impl Store {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
         }
-        let db = Database::create(path).map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        // redb's default page cache is 1 GiB; the watch history and the
+        // controllers' caches already keep what is hot, so a small one
+        // keeps the process's memory near its working set.
+        let db = redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(path)
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         let db = Arc::new(db);
         let revision = {
             let txn = db.begin_write().map_err(storage)?;

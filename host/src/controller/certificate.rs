@@ -683,9 +683,7 @@ async fn prune_requests(
     let owned = context
         .informers
         .requests()
-        .state()
-        .into_iter()
-        .filter(|r| r.namespace() == namespace && is_owned_by(r, certificate));
+        .state_filter(|r| r.namespace() == namespace && is_owned_by(r, certificate));
     for request in owned {
         if let Some(revision) = revision_of(&request)
             && revision <= current - limit
