@@ -664,10 +664,26 @@ fn request_for(
         .then_some(request)
 }
 
+/// Whether `request` was made for `certificate` (owned by it, or annotated
+/// with its name). Allocation-free: it runs over the whole cache on pruning.
 fn is_owned_by(request: &CertificateRequest, certificate: &Certificate) -> bool {
-    let uid = certificate.uid().unwrap_or_default();
-    request.owner_references().iter().any(|o| o.uid == uid)
-        || request.annotations().get(CERTIFICATE_NAME) == Some(&certificate.name_any())
+    let uid = certificate.metadata.uid.as_deref();
+    let name = certificate.metadata.name.as_deref();
+    let owned = request
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| Some(o.uid.as_str()) == uid);
+    let annotated = name.is_some()
+        && request
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(CERTIFICATE_NAME))
+            .map(String::as_str)
+            == name;
+    owned || annotated
 }
 
 /// Deletes requests older than `revisionHistoryLimit` revisions. Runs once
@@ -679,11 +695,10 @@ async fn prune_requests(
     current: i32,
 ) {
     let limit = effective_revision_history_limit(&certificate.spec);
-    let namespace = certificate.namespace();
-    let owned = context
-        .informers
-        .requests()
-        .state_filter(|r| r.namespace() == namespace && is_owned_by(r, certificate));
+    let namespace = certificate.metadata.namespace.as_deref();
+    let owned = context.informers.requests().state_filter(|r| {
+        r.metadata.namespace.as_deref() == namespace && is_owned_by(r, certificate)
+    });
     for request in owned {
         if let Some(revision) = revision_of(&request)
             && revision <= current - limit
