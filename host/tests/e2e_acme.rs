@@ -23,25 +23,6 @@ fn only(api: &Embedded, kind: &str, path: &str) -> String {
     api.kubectl_ok(&["get", kind, "-o", &format!("jsonpath={{.items[0]{path}}}")])
 }
 
-/// `certwasm run` on `data`, serving HTTP-01 on `solver_port` and
-/// self-checking on `self_check_port`, resolving through Pebble's DNS.
-fn certwasm_run(data: &Path, pebble: &Pebble, solver_port: u16, self_check_port: u16) -> Embedded {
-    std::fs::create_dir_all(data).unwrap();
-    let solver = format!("127.0.0.1:{solver_port}");
-    let nameserver = format!("127.0.0.1:{}", pebble.dns_port);
-    Embedded::start_with(
-        data,
-        &[
-            "--http01-solver-address",
-            &solver,
-            "--http01-self-check-port",
-            &self_check_port.to_string(),
-            "--dns-nameservers",
-            &nameserver,
-        ],
-    )
-}
-
 /// An Issuer for Pebble (HTTP-01 solver) and a Certificate for `names`.
 fn issuer_and_certificate(pebble: &Pebble, certificate: &str, names: &str) -> String {
     let ca_bundle = base64::engine::general_purpose::STANDARD
@@ -92,7 +73,7 @@ fn seed_flow_issuer_ingress_certificate_order_challenge_secret_against_pebble() 
     let dir = tempfile::tempdir().unwrap();
     let solver_port = free_port();
     let pebble = Pebble::start(dir.path(), solver_port, 5);
-    let api = certwasm_run(&dir.path().join("data"), &pebble, solver_port, solver_port);
+    let api = pebble.certwasm_run(&dir.path().join("data"), solver_port, solver_port, &[]);
     // The Issuer, and a Certificate with several names.
     api.apply_ok(&issuer_and_certificate(
         &pebble,
@@ -190,7 +171,7 @@ fn half_of_all_nonces_rejected_still_issues() {
     let dir = tempfile::tempdir().unwrap();
     let solver_port = free_port();
     let pebble = Pebble::start(dir.path(), solver_port, 50);
-    let api = certwasm_run(&dir.path().join("data"), &pebble, solver_port, solver_port);
+    let api = pebble.certwasm_run(&dir.path().join("data"), solver_port, solver_port, &[]);
     api.apply_ok(&issuer_and_certificate(
         &pebble,
         "nonces",
@@ -207,7 +188,7 @@ fn an_unreachable_solver_fails_the_order_and_the_certificate_says_why_and_backs_
     // Pebble validates on a port nobody serves; the self-check (on the
     // solver's own port) passes, so the server is asked and says no.
     let pebble = Pebble::start(dir.path(), free_port(), 5);
-    let api = certwasm_run(&dir.path().join("data"), &pebble, solver_port, solver_port);
+    let api = pebble.certwasm_run(&dir.path().join("data"), solver_port, solver_port, &[]);
     api.apply_ok(&issuer_and_certificate(
         &pebble,
         "lost",
@@ -253,7 +234,7 @@ fn a_kill_9_mid_order_resumes_the_same_order_after_restart() {
     let data = dir.path().join("data");
     // First run: the self-check looks at a dead port, so the challenge is
     // presented but never handed to the server; the order stays pending.
-    let api = certwasm_run(&data, &pebble, solver_port, free_port());
+    let api = pebble.certwasm_run(&data, solver_port, free_port(), &[]);
     api.apply_ok(&issuer_and_certificate(
         &pebble,
         "resumed",
@@ -268,7 +249,7 @@ fn a_kill_9_mid_order_resumes_the_same_order_after_restart() {
     api.kill9();
 
     // Second run on the same data: the same order goes on to valid.
-    let api = certwasm_run(&data, &pebble, solver_port, solver_port);
+    let api = pebble.certwasm_run(&data, solver_port, solver_port, &[]);
     api.wait_ready("resumed");
     verify_against_pebble(&api, dir.path(), &pebble, "resumed-tls");
     let orders = api.kubectl_ok(&["get", "orders", "-o", "name"]);

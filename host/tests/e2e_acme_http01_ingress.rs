@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -186,31 +185,17 @@ fn wait_issuers_ready(api: &Embedded) {
     }
 }
 
-fn certwasm_run(data: &Path, pebble: &Pebble, solver_port: u16) -> Embedded {
-    std::fs::create_dir_all(data).unwrap();
-    let solver = format!("127.0.0.1:{solver_port}");
-    let nameserver = format!("127.0.0.1:{}", pebble.dns_port);
-    Embedded::start_with(
-        data,
-        &[
-            "--http01-solver-address",
-            &solver,
-            "--http01-self-check-port",
-            &solver_port.to_string(),
-            "--dns-nameservers",
-            &nameserver,
-            "--http01-solver-ingress",
-            "true",
-        ],
-    )
-}
-
 #[test]
 fn solver_service_and_ingress_are_created_and_removed_and_a_named_ingress_is_edited_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let solver_port = free_port();
     let pebble = Pebble::start(dir.path(), solver_port, 5);
-    let api = certwasm_run(&dir.path().join("data"), &pebble, solver_port);
+    let api = pebble.certwasm_run(
+        &dir.path().join("data"),
+        solver_port,
+        solver_port,
+        &["--http01-solver-ingress", "true"],
+    );
     api.apply_ok(&manifests(&pebble));
     wait_issuers_ready(&api);
     let original_web = api.kubectl_ok(&["get", "ingress", "web", "-o", "jsonpath={.spec}"]);

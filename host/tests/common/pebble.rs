@@ -192,3 +192,31 @@ impl Pebble {
         output.stdout
     }
 }
+
+impl Pebble {
+    /// `certwasm run` on `data`, serving HTTP-01 on `solver_port`,
+    /// self-checking on `self_check_port` and resolving through this
+    /// Pebble's DNS; `extra` flags follow.
+    pub fn certwasm_run(
+        &self,
+        data: &Path,
+        solver_port: u16,
+        self_check_port: u16,
+        extra: &[&str],
+    ) -> super::Embedded {
+        std::fs::create_dir_all(data).unwrap();
+        let solver = format!("127.0.0.1:{solver_port}");
+        let self_check = self_check_port.to_string();
+        let nameserver = format!("127.0.0.1:{}", self.dns_port);
+        let mut flags = vec![
+            "--http01-solver-address",
+            &solver,
+            "--http01-self-check-port",
+            &self_check,
+            "--dns-nameservers",
+            &nameserver,
+        ];
+        flags.extend_from_slice(extra);
+        super::Embedded::start_with(data, &flags)
+    }
+}
