@@ -439,7 +439,7 @@ async fn reconcile(
         return Ok(Action::await_change());
     };
     // A request made for another key is stale.
-    let csr_matches = pki::parse_csr(&String::from_utf8_lossy(&request.spec.request.0))
+    let csr_matches = pki::read_csr(&String::from_utf8_lossy(&request.spec.request.0))
         .is_ok_and(|csr| next_key.matches_public_key(&csr.public_key_der));
     if !csr_matches {
         requests

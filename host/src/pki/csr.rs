@@ -257,6 +257,26 @@ pub struct ParsedCsr {
 /// PKCS#1 v1.5 with SHA-256/384/512, Ed25519. SHA-1 and RSA-PSS are
 /// refused as [`PkiError::UnsupportedSignatureAlgorithm`].
 pub fn parse_csr(pem_text: &str) -> Result<ParsedCsr, PkiError> {
+    decode_csr(pem_text, SelfSignature::Verify)
+}
+
+/// Reads a PEM CSR like [`parse_csr`] but without checking its
+/// self-signature: for comparing a request that was already accepted
+/// (admission, or the CertificateRequest controller before signing) with a
+/// Certificate's spec or key, which the Certificate controllers do on
+/// every pass. Never the basis for signing anything.
+pub fn read_csr(pem_text: &str) -> Result<ParsedCsr, PkiError> {
+    decode_csr(pem_text, SelfSignature::Skip)
+}
+
+/// Whether [`decode_csr`] checks the request's self-signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SelfSignature {
+    Verify,
+    Skip,
+}
+
+fn decode_csr(pem_text: &str, self_signature: SelfSignature) -> Result<ParsedCsr, PkiError> {
     let invalid_pem = |reason: String| PkiError::InvalidPem {
         what: "certificate request",
         reason,
@@ -277,17 +297,19 @@ pub fn parse_csr(pem_text: &str) -> Result<ParsedCsr, PkiError> {
     let info = &csr.certification_request_info;
     let public_key_der = info.subject_pki.raw.to_vec();
     let algorithm_oid = csr.signature_algorithm.algorithm.to_id_string();
-    public_key::verify_signature(
-        &public_key_der,
-        &algorithm_oid,
-        info.raw,
-        &csr.signature_value.data,
-    )
-    .map_err(|e| match e {
-        VerifyError::Invalid => PkiError::CsrSignatureInvalid,
-        VerifyError::Unsupported(name) => PkiError::UnsupportedSignatureAlgorithm(name),
-        VerifyError::WrongKey(reason) => PkiError::InvalidCsr(reason),
-    })?;
+    if self_signature == SelfSignature::Verify {
+        public_key::verify_signature(
+            &public_key_der,
+            &algorithm_oid,
+            info.raw,
+            &csr.signature_value.data,
+        )
+        .map_err(|e| match e {
+            VerifyError::Invalid => PkiError::CsrSignatureInvalid,
+            VerifyError::Unsupported(name) => PkiError::UnsupportedSignatureAlgorithm(name),
+            VerifyError::WrongKey(reason) => PkiError::InvalidCsr(reason),
+        })?;
+    }
 
     let (subject_fields, common_name) = name::read_subject(&info.subject);
     let mut parsed = ParsedCsr {

@@ -13,6 +13,7 @@ use signature::Signer;
 use zeroize::Zeroizing;
 
 use super::PkiError;
+use super::p256_key::P256Key;
 use super::public_key::PublicKey;
 
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
@@ -156,11 +157,13 @@ pub enum KeyEncoding {
     Pkcs8,
 }
 
-/// The RustCrypto key. RSA and Ed25519 are boxed to keep the enum small;
-/// every variant zeroizes its secret on drop (the crates implement it).
+/// The key. RSA and Ed25519 are boxed to keep the enum small. The
+/// RustCrypto variants zeroize their secret on drop (the crates implement
+/// it); P-256 signs with ring (see [`P256Key`] for why and what that means
+/// for zeroizing).
 enum Material {
     Rsa(Box<rsa::RsaPrivateKey>),
-    P256(p256::ecdsa::SigningKey),
+    P256(Box<P256Key>),
     P384(p384::ecdsa::SigningKey),
     Ed25519(Box<ed25519_dalek::SigningKey>),
 }
@@ -218,7 +221,8 @@ impl PrivateKey {
             }
             Material::P256(key) => (
                 KeyAlgorithm::EcdsaP256,
-                key.verifying_key()
+                p256::PublicKey::from_sec1_bytes(key.public_point())
+                    .map_err(|e| spki_err(&e))?
                     .to_public_key_der()
                     .map_err(|e| spki_err(&e))?,
             ),
@@ -259,7 +263,7 @@ impl PrivateKey {
             KeyAlgorithm::Rsa2048 => rsa(2048)?,
             KeyAlgorithm::Rsa3072 => rsa(3072)?,
             KeyAlgorithm::Rsa4096 => rsa(4096)?,
-            KeyAlgorithm::EcdsaP256 => Material::P256(p256::ecdsa::SigningKey::random(&mut rng)),
+            KeyAlgorithm::EcdsaP256 => Material::P256(Box::new(P256Key::generate()?)),
             KeyAlgorithm::EcdsaP384 => Material::P384(p384::ecdsa::SigningKey::random(&mut rng)),
             KeyAlgorithm::Ed25519 => {
                 Material::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng)))
@@ -324,11 +328,9 @@ impl PrivateKey {
             (Material::Rsa(key), KeyEncoding::Pkcs1) => key
                 .to_pkcs1_pem(LineEnding::LF)
                 .map_err(|e| encode_err("RSA private key")(&e))?,
-            (Material::P256(key), KeyEncoding::Pkcs1) => sec1_pem(
-                &Zeroizing::new(key.to_bytes()),
-                CURVE_P256,
-                key.verifying_key().to_encoded_point(false).as_bytes(),
-            )?,
+            (Material::P256(key), KeyEncoding::Pkcs1) => {
+                sec1_pem(key.scalar(), CURVE_P256, key.public_point())?
+            }
             (Material::P384(key), KeyEncoding::Pkcs1) => sec1_pem(
                 &Zeroizing::new(key.to_bytes()),
                 CURVE_P384,
@@ -354,7 +356,7 @@ impl PrivateKey {
     fn pkcs8_document(&self) -> Result<SecretDocument, PkiError> {
         match &self.material {
             Material::Rsa(key) => key.to_pkcs8_der(),
-            Material::P256(key) => key.to_pkcs8_der(),
+            Material::P256(key) => return ec_pkcs8(key.scalar(), CURVE_P256, key.public_point()),
             Material::P384(key) => key.to_pkcs8_der(),
             Material::Ed25519(key) => ed25519_dalek::pkcs8::KeypairBytes {
                 secret_key: key.to_bytes(),
@@ -394,7 +396,9 @@ impl PrivateKey {
         };
         match (&self.material, theirs) {
             (Material::Rsa(key), PublicKey::Rsa(public)) => key.to_public_key() == public,
-            (Material::P256(key), PublicKey::P256(public)) => *key.verifying_key() == public,
+            (Material::P256(key), PublicKey::P256(public)) => {
+                public.to_encoded_point(false).as_bytes() == key.public_point()
+            }
             (Material::P384(key), PublicKey::P384(public)) => *key.verifying_key() == public,
             (Material::Ed25519(key), PublicKey::Ed25519(public)) => key.verifying_key() == public,
             _ => false,
@@ -418,7 +422,7 @@ impl PrivateKey {
 
     /// Signs `data`, hashing it as `algorithm` requires (the plugin passes
     /// the exact bytes, e.g. a TBSCertificate). ECDSA signatures are ASN.1
-    /// DER (RFC 6979 nonces), RSA is PKCS#1 v1.5 (blinded), Ed25519 is pure.
+    /// DER (P-256 by ring with CSPRNG nonces, P-384 with RFC 6979), RSA is PKCS#1 v1.5 (blinded), Ed25519 is pure.
     /// An algorithm that does not fit the key is
     /// [`PkiError::AlgorithmMismatch`], naming both.
     pub fn sign(&self, algorithm: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, PkiError> {
@@ -428,9 +432,7 @@ impl PrivateKey {
         };
         match (&self.material, algorithm) {
             (Material::P256(key), SignatureAlgorithm::EcdsaP256Sha256) => {
-                let signature: p256::ecdsa::Signature =
-                    key.try_sign(data).map_err(|e| failed(&e))?;
-                Ok(signature.to_der().as_bytes().to_vec())
+                key.sign(data).map_err(|e| failed(&e))
             }
             (Material::P384(key), SignatureAlgorithm::EcdsaP384Sha384) => {
                 let signature: p384::ecdsa::Signature =
@@ -546,19 +548,8 @@ fn ec_from_sec1(der: &[u8], curve_hint: Option<&str>) -> Result<Material, PkiErr
     let mismatch =
         || PkiError::InvalidKey("the EC private key's embedded public key is not its own".into());
     match curve.as_str() {
-        CURVE_P256 => {
-            let key =
-                p256::ecdsa::SigningKey::from_slice(parsed.private_key).map_err(invalid_key)?;
-            if let Some(public) = parsed.public_key
-                && p256::ecdsa::VerifyingKey::from_sec1_bytes(public)
-                    .ok()
-                    .as_ref()
-                    != Some(key.verifying_key())
-            {
-                return Err(mismatch());
-            }
-            Ok(Material::P256(key))
-        }
+        CURVE_P256 => P256Key::from_parts(parsed.private_key, parsed.public_key)
+            .map(|key| Material::P256(Box::new(key))),
         CURVE_P384 => {
             let key =
                 p384::ecdsa::SigningKey::from_slice(parsed.private_key).map_err(invalid_key)?;
@@ -602,10 +593,38 @@ fn sec1_pem(
         .map_err(|e| failed(&e))
 }
 
+/// PKCS#8 `PrivateKeyInfo` around a SEC1 key (curve in the algorithm, the
+/// public point inside), what RustCrypto and Go write, built from the parts
+/// so that encoding does not re-derive the public point.
+fn ec_pkcs8(
+    secret: &[u8],
+    curve_oid: &str,
+    public_point: &[u8],
+) -> Result<SecretDocument, PkiError> {
+    let failed = encode_err("PKCS#8 private key");
+    let curve = der::oid::ObjectIdentifier::new(curve_oid).map_err(|e| failed(&e))?;
+    let inner = SecretDocument::encode_msg(&sec1::EcPrivateKey {
+        private_key: secret,
+        parameters: None,
+        public_key: Some(public_point),
+    })
+    .map_err(|e| failed(&e))?;
+    let info = pkcs8::PrivateKeyInfo {
+        algorithm: spki::AlgorithmIdentifierRef {
+            oid: der::oid::ObjectIdentifier::new_unwrap(EC_PUBLIC_KEY),
+            parameters: Some(der::AnyRef::from(&curve)),
+        },
+        private_key: inner.as_bytes(),
+        public_key: None,
+    };
+    SecretDocument::encode_msg(&info).map_err(|e| failed(&e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::pki::test_key;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
     use pkcs8::DecodePublicKey;
     use signature::Verifier;
     use std::process::Command;
@@ -960,7 +979,7 @@ mod tests {
         };
         let other = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
         let forged = sec1_pem(
-            &secret.to_bytes(),
+            secret.scalar(),
             CURVE_P256,
             other.verifying_key().to_encoded_point(false).as_bytes(),
         )
@@ -989,7 +1008,9 @@ mod tests {
         let Material::P256(secret) = &key.material else {
             unreachable!()
         };
-        let compressed = secret.verifying_key().to_encoded_point(true);
+        let compressed = p256::PublicKey::from_sec1_bytes(secret.public_point())
+            .unwrap()
+            .to_encoded_point(true);
         let curve = der::oid::ObjectIdentifier::new_unwrap(CURVE_P256);
         let spki = spki::SubjectPublicKeyInfoRef {
             algorithm: spki::AlgorithmIdentifierRef {

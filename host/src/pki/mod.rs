@@ -10,11 +10,12 @@ mod csr;
 mod key;
 pub mod keystore;
 mod name;
+mod p256_key;
 mod public_key;
 mod usage;
 
 pub use cert::{CertificateInfo, parse_certificate_chain, public_key_matches, verify_issued_by};
-pub use csr::{CsrSpec, ParsedCsr, build_csr, parse_csr};
+pub use csr::{CsrSpec, ParsedCsr, build_csr, parse_csr, read_csr};
 pub use key::{KeyAlgorithm, KeyEncoding, PrivateKey, SignatureAlgorithm};
 pub use name::Subject;
 pub use usage::KeyUsage;

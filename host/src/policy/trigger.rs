@@ -184,7 +184,7 @@ pub fn evaluate(
         ));
     }
     match current_request {
-        Some(request) => match pki::parse_csr(&request.csr_pem) {
+        Some(request) => match pki::read_csr(&request.csr_pem) {
             Ok(csr) => {
                 if !key.matches_public_key(&csr.public_key_der) {
                     return with(Trigger::new(
