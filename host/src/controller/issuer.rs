@@ -80,10 +80,10 @@ pub fn validate(
         ..CallEffects::default()
     };
     match plugin.validate(&config, &effects, &CallLimits::default()) {
-        Ok(Ok(ready)) => Readiness {
+        Ok(Ok(validated)) => Readiness {
             ready: true,
-            reason: ready.reason,
-            message: ready.message,
+            reason: validated.readiness.reason,
+            message: validated.readiness.message,
         },
         Ok(Err(failure)) => Readiness {
             ready: false,
