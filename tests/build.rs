@@ -1,5 +1,5 @@
-//! Builds the hostile plugin the sandbox tests run, and the plugin built
-//! against the frozen 0.1.0 contract that the version tests load.
+//! Builds the hostile plugin the sandbox tests run, and the plugins built
+//! against the frozen 0.1.0 and 0.2.0 contracts that the version tests load.
 
 #[path = "../build-support/guests.rs"]
 mod guests;
@@ -13,7 +13,11 @@ fn main() {
         .expect("tests/ lives in the workspace");
     let paths = guests::build_guests(
         workspace,
-        &["certwasm-hostile-plugin", "certwasm-legacy-plugin"],
+        &[
+            "certwasm-hostile-plugin",
+            "certwasm-legacy-plugin",
+            "certwasm-legacy-0-2-plugin",
+        ],
         &["tests/plugins", "plugins/sdk", "wit"],
     );
     println!(
@@ -24,5 +28,10 @@ fn main() {
     println!(
         "cargo:rustc-env=CERTWASM_LEGACY_PLUGIN={}",
         paths[1].display()
+    );
+    // Built against the frozen certwasm:issuer@0.2.0 contract.
+    println!(
+        "cargo:rustc-env=CERTWASM_LEGACY_0_2_PLUGIN={}",
+        paths[2].display()
     );
 }

@@ -87,6 +87,21 @@ fn seed_flow_issuer_ingress_certificate_order_challenge_secret_against_pebble() 
         issuer.contains("The ACME account was registered with the ACME server"),
         "{issuer}"
     );
+    // status.acme, as cert-manager shows it: the account Pebble returned
+    // (Pebble's account URLs are `<its base>/my-account/<id>`), and the
+    // email of the spec.
+    let uri = api.jsonpath("issuer", "letsencrypt-staging", ".status.acme.uri");
+    let base = pebble.directory.trim_end_matches("/dir");
+    assert!(
+        uri.trim().starts_with(&format!("{base}/my-account/")),
+        "{uri:?} is not an account of {base}"
+    );
+    let email = api.jsonpath(
+        "issuer",
+        "letsencrypt-staging",
+        ".status.acme.lastRegisteredEmail",
+    );
+    assert_eq!(email.trim(), "user@example.com");
     // The account key stays in the host, in the Secret the Issuer names.
     let key = api.jsonpath("secret", "letsencrypt-staging", ".data.tls\\.key");
     assert!(!key.is_empty());

@@ -252,7 +252,8 @@ fn ca_signs_leaves_that_verify_against_the_ca() {
         let ready = ca_plugin
             .validate(&config, &effects, &CallLimits::default())
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .readiness;
         assert_eq!(
             (ready.reason.as_str(), ready.message.as_str()),
             ("KeyPairVerified", "Signing CA verified")

@@ -429,7 +429,42 @@ fn validate_is_bounded_too() {
         .validate(&config("none"), &fixture.effects, &limits())
         .unwrap()
         .unwrap();
-    assert_eq!(ready.reason, "IsReady");
+    assert_eq!(ready.readiness.reason, "IsReady");
+    assert!(ready.acme_account.is_none());
+}
+
+#[test]
+fn an_acme_account_report_is_honoured_only_from_a_successful_validate() {
+    let fixture = fixture();
+    // Reported twice during a successful validate: the last report comes
+    // out with the readiness.
+    let validated = fixture
+        .plugin
+        .validate(&config("report-account"), &fixture.effects, &limits())
+        .unwrap()
+        .unwrap();
+    let account = validated.acme_account.expect("the reported account");
+    assert_eq!(account.uri, "https://acme.test/my-account/2");
+    assert_eq!(account.email, "hostile@example.com");
+    // A validate that fails after reporting: an error, and no account.
+    let failed = fixture
+        .plugin
+        .validate(&config("report-then-fail"), &fixture.effects, &limits())
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(failed.message, "failed after reporting");
+    // During issue the report is ignored and the call goes on.
+    let Ok(Ok(IssueOutcome::Issued(issued))) = issue("report-account") else {
+        panic!("a report outside validate does not fail the call");
+    };
+    assert_eq!(issued.certificate_chain_pem, "reported");
+    // Nor does it leak into the next validate (a fresh instance and store).
+    let next = fixture
+        .plugin
+        .validate(&config("none"), &fixture.effects, &limits())
+        .unwrap()
+        .unwrap();
+    assert!(next.acme_account.is_none());
 }
 
 #[test]

@@ -1,13 +1,15 @@
-//! Every contract version the host claims keeps loading: a plugin built
-//! against the frozen `certwasm:issuer@0.1.0` (tests/plugins/legacy) runs
-//! next to one built against the current 0.2.0 (the SDK's), with every
-//! 0.1.0 import and outcome going through the host.
+//! Every contract version the host claims keeps loading: plugins built
+//! against the frozen `certwasm:issuer@0.1.0` (tests/plugins/legacy) and
+//! `certwasm:issuer@0.2.0` (tests/plugins/legacy-0-2) run next to one built
+//! against the current 0.3.0 (the SDK's), with every import and outcome of
+//! their version going through the host, and `certwasm plugin info` naming
+//! the version each was built against.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use certwasm::pki::{KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey};
 use certwasm::plugin::bindings::types::{
@@ -20,10 +22,15 @@ use certwasm::plugin::{
 };
 
 const LEGACY: &[u8] = include_bytes!(env!("CERTWASM_LEGACY_PLUGIN"));
+const LEGACY_0_2: &[u8] = include_bytes!(env!("CERTWASM_LEGACY_0_2_PLUGIN"));
 const HOSTILE: &[u8] = include_bytes!(env!("CERTWASM_HOSTILE_PLUGIN"));
 
-/// `allowed.test` answers 204 to everything.
-struct Network;
+/// `allowed.test` answers 204 to everything; what was sent is remembered
+/// (URL and TLS server name).
+#[derive(Default)]
+struct Network {
+    sent: Mutex<Vec<(String, Option<String>)>>,
+}
 
 impl Outbound for Network {
     fn resolve(&self, host: &str, _port: u16) -> Result<Vec<IpAddr>, String> {
@@ -33,12 +40,39 @@ impl Outbound for Network {
         }
     }
 
-    fn send(&self, _request: OutboundRequest) -> Result<OutboundResponse, String> {
+    fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((request.url.to_string(), request.server_name));
         Ok(OutboundResponse {
             status: 204,
             headers: Vec::new(),
             body: Vec::new(),
         })
+    }
+}
+
+fn request() -> CertificateRequest {
+    CertificateRequest {
+        name: "legacy-1".into(),
+        namespace: "versions".into(),
+        csr_pem: "data to sign".into(),
+        duration_seconds: Some(3600),
+        is_ca: false,
+        usages: vec![convert_usage(KeyUsage::ServerAuth)],
+        issuer: config(),
+        request_key: None,
+        annotations: Vec::new(),
+        presented_challenges: Vec::new(),
+    }
+}
+
+fn call(state: Option<Vec<u8>>) -> IssueCall {
+    IssueCall {
+        request: request(),
+        request_key: None,
+        state,
     }
 }
 
@@ -60,7 +94,12 @@ fn config() -> IssuerConfig {
     }
 }
 
-fn effects() -> CallEffects {
+/// What `certwasm plugin info <path>` prints for a fixture.
+fn plugin_info(path: &str) -> String {
+    certwasm::cli::plugin_info::describe(path, None).unwrap()
+}
+
+fn effects(network: Arc<Network>) -> CallEffects {
     let secrets = Arc::new(MemorySecrets::default());
     let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     secrets.insert(
@@ -76,7 +115,7 @@ fn effects() -> CallEffects {
     );
     CallEffects {
         secrets,
-        outbound: Arc::new(Network),
+        outbound: network,
         ..CallEffects::default()
     }
 }
@@ -88,36 +127,28 @@ fn a_plugin_built_against_0_1_0_still_works() {
     assert_eq!(legacy.wit_version(), WitVersion::V0_1);
     assert_eq!(legacy.wit_version().to_string(), "certwasm:issuer@0.1.0");
     assert_eq!(legacy.info().name, "legacy");
+    let said = plugin_info(env!("CERTWASM_LEGACY_PLUGIN"));
+    assert!(
+        said.contains("interface:    certwasm:issuer@0.1.0"),
+        "{said}"
+    );
     let (current, _) = Plugin::load(&engine, "hostile", HOSTILE).unwrap();
-    assert_eq!(current.wit_version(), WitVersion::V0_2);
+    assert_eq!(current.wit_version(), WitVersion::V0_3);
+    assert_eq!(current.wit_version(), WitVersion::CURRENT);
 
-    let (effects, limits) = (effects(), CallLimits::default());
+    let (effects, limits) = (effects(Arc::default()), CallLimits::default());
     // secrets.get (the key withheld), http.send, log.write, clock.
-    let ready = legacy
+    let validated = legacy
         .validate(&config(), &effects, &limits)
         .unwrap()
         .unwrap();
+    // issuer-status is 0.3.0's: nothing was reported.
+    assert!(validated.acme_account.is_none());
+    let ready = validated.readiness;
     assert_eq!(ready.reason, "LegacyReady");
     assert_eq!(ready.message, "fields=token http=204 clock=true");
 
     // A pending outcome with an event, then signer.load/public-key/sign.
-    let request = CertificateRequest {
-        name: "legacy-1".into(),
-        namespace: "versions".into(),
-        csr_pem: "data to sign".into(),
-        duration_seconds: Some(3600),
-        is_ca: false,
-        usages: vec![convert_usage(KeyUsage::ServerAuth)],
-        issuer: config(),
-        request_key: None,
-        annotations: Vec::new(),
-        presented_challenges: Vec::new(),
-    };
-    let call = |state: Option<Vec<u8>>| IssueCall {
-        request: request.clone(),
-        request_key: None,
-        state,
-    };
     let Ok(Ok(IssueOutcome::Pending(pending))) = legacy.issue(call(None), &effects, &limits) else {
         panic!("expected pending");
     };
@@ -133,5 +164,63 @@ fn a_plugin_built_against_0_1_0_still_works() {
     assert_eq!(
         issued.certificate_chain_pem,
         "state=second spki=91 signed=true"
+    );
+}
+
+#[test]
+fn a_plugin_built_against_0_2_0_still_works() {
+    let engine = PluginEngine::new(None).unwrap();
+    let (legacy, _) =
+        Plugin::load(&engine, "legacy-0-2", LEGACY_0_2).expect("a 0.2.0 plugin loads");
+    assert_eq!(legacy.wit_version(), WitVersion::V0_2);
+    assert_eq!(legacy.wit_version().to_string(), "certwasm:issuer@0.2.0");
+    let said = plugin_info(env!("CERTWASM_LEGACY_0_2_PLUGIN"));
+    for expected in [
+        "name:         legacy-0-2",
+        "version:      0.2.0",
+        "interface:    certwasm:issuer@0.2.0",
+    ] {
+        assert!(said.contains(expected), "{expected}: {said}");
+    }
+
+    let network = Arc::new(Network::default());
+    let (effects, limits) = (effects(Arc::clone(&network)), CallLimits::default());
+    // secrets.get (the key withheld), http.send-tls (its server name
+    // reaches the host), cache.set, log.write, clock.
+    let validated = legacy
+        .validate(&config(), &effects, &limits)
+        .unwrap()
+        .unwrap();
+    assert_eq!(validated.readiness.reason, "LegacyReady");
+    assert_eq!(
+        validated.readiness.message,
+        "fields=token https=204 clock=true"
+    );
+    assert_eq!(
+        *network.sent.lock().unwrap(),
+        [(
+            "https://allowed.test/".to_owned(),
+            Some("vault.internal".to_owned())
+        )]
+    );
+    // A 0.2.0 plugin cannot report an account: status.acme stays as it is.
+    assert!(validated.acme_account.is_none());
+
+    // A pending outcome with an event, then cache.get/remove (what validate
+    // stored) and signer.load/public-key/sign.
+    let Ok(Ok(IssueOutcome::Pending(pending))) = legacy.issue(call(None), &effects, &limits) else {
+        panic!("expected pending");
+    };
+    assert_eq!(pending.state, b"second");
+    assert_eq!(pending.events[0].type_, EventType::Normal);
+    assert_eq!(pending.events[0].message, "usages [KeyUsage::ServerAuth]");
+    let Ok(Ok(IssueOutcome::Issued(issued))) =
+        legacy.issue(call(Some(pending.state)), &effects, &limits)
+    else {
+        panic!("expected issued");
+    };
+    assert_eq!(
+        issued.certificate_chain_pem,
+        "state=second cached=yes spki=91 signed=true"
     );
 }

@@ -11,7 +11,7 @@ mod controller;
 mod inspect;
 mod kube_client;
 pub mod manifest;
-mod plugin_info;
+pub mod plugin_info;
 mod plugin_load;
 mod plugin_test;
 mod renew;

@@ -19,18 +19,31 @@ pub struct InfoArgs {
 
 pub fn run(args: InfoArgs) -> Result<i32> {
     let cache_dir = args.cache_dir.or_else(super::default_cache_dir);
-    let (plugin, source, took) = plugin_load::load(&args.plugin, cache_dir)?;
-    let info = plugin.info();
-    println!("name:         {}", info.name);
-    println!("version:      {}", info.version);
-    println!("serves:       {}", info.issuer_types.join(", "));
-    println!("description:  {}", info.description);
-    println!("interface:    {}", plugin.wit_version());
-    println!(
-        "loaded in:    {:.1} ms ({source:?})",
-        took.as_secs_f64() * 1e3
-    );
+    print!("{}", describe(&args.plugin, cache_dir)?);
     Ok(0)
+}
+
+/// What `certwasm plugin info <plugin>` prints: loads `plugin` (a bundled
+/// name or a `.wasm` path) as the command does and describes it. Public so
+/// that tests outside this crate, which cannot run the binary, check the
+/// very text the command prints.
+pub fn describe(plugin: &str, cache_dir: Option<PathBuf>) -> Result<String> {
+    let (plugin, source, took) = plugin_load::load(plugin, cache_dir)?;
+    let info = plugin.info();
+    Ok(format!(
+        "name:         {}\n\
+         version:      {}\n\
+         serves:       {}\n\
+         description:  {}\n\
+         interface:    {}\n\
+         loaded in:    {:.1} ms ({source:?})\n",
+        info.name,
+        info.version,
+        info.issuer_types.join(", "),
+        info.description,
+        plugin.wit_version(),
+        took.as_secs_f64() * 1e3
+    ))
 }
 
 pub fn list() -> Result<i32> {

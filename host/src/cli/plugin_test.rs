@@ -170,10 +170,19 @@ pub fn run(args: TestArgs) -> Result<i32> {
     };
     let issuer_label = format!("{} {}/{}", issuer.kind, issuer.namespace, issuer.name);
     match plugin.validate(&config, &effects, &limits)? {
-        Ok(ready) => println!(
-            "{issuer_label}: Ready=True, reason {}: {}",
-            ready.reason, ready.message
-        ),
+        Ok(validated) => {
+            let ready = &validated.readiness;
+            println!(
+                "{issuer_label}: Ready=True, reason {}: {}",
+                ready.reason, ready.message
+            );
+            if let Some(account) = &validated.acme_account {
+                println!(
+                    "{issuer_label}: status.acme.uri {}, lastRegisteredEmail {:?}",
+                    account.uri, account.email
+                );
+            }
+        }
         Err(failure) => {
             eprintln!(
                 "{issuer_label}: Ready=False, reason {}: {}",

@@ -1,7 +1,9 @@
 //! Issuers and ClusterIssuers: `Ready` from the plugin's `validate`, with
 //! the plugin's reason and message (IsReady, KeyPairVerified,
-//! ErrGetKeyPair, ...), re-checked when the spec or a Secret in the
-//! issuer's namespace changes, and every few minutes while not ready.
+//! ErrGetKeyPair, ...), and `status.acme` from the ACME account a
+//! successful `validate` reported; re-checked when the spec or a Secret in
+//! the issuer's namespace changes, and every few minutes while not ready.
+//! What to write is decided by [`crate::policy::issuer_status`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,27 +18,16 @@ use kube::runtime::watcher;
 use super::events::EventType;
 use super::secrets::ApiSecrets;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain};
-use crate::api::{
-    ClusterIssuer, ConditionStatus, Issuer, IssuerCondition, IssuerSpec, IssuerStatus,
-};
+use crate::api::{ClusterIssuer, Issuer, IssuerSpec, IssuerStatus};
 use crate::plugin::bindings::types::IssuerConfig;
 use crate::plugin::selection::select_plugin;
 use crate::plugin::{CallEffects, CallLimits};
-use crate::policy::conditions::{self, to_time};
+use crate::policy::conditions::to_time;
+use crate::policy::issuer_status::next_status;
+pub use crate::policy::issuer_status::{AcmeAccount, Readiness};
 
 /// How often an issuer that is not ready is checked again.
 const NOT_READY_RECHECK: Duration = Duration::from_secs(60);
-
-/// The outcome of validating an issuer: Ready's status, reason, message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Readiness {
-    /// True when the plugin said ready.
-    pub ready: bool,
-    /// cert-manager's reason.
-    pub reason: String,
-    /// The message.
-    pub message: String,
-}
 
 /// Validates an issuer spec through its plugin (blocking).
 pub fn validate(
@@ -48,23 +39,11 @@ pub fn validate(
 ) -> Readiness {
     let choice = match select_plugin(spec) {
         Ok(choice) => choice,
-        Err(err) => {
-            return Readiness {
-                ready: false,
-                reason: "InvalidConfig".to_owned(),
-                message: err.to_string(),
-            };
-        }
+        Err(err) => return Readiness::not_ready("InvalidConfig", err.to_string()),
     };
     let plugin = match context.plugins.get(choice.plugin_name()) {
         Ok(plugin) => plugin,
-        Err(err) => {
-            return Readiness {
-                ready: false,
-                reason: "PluginUnavailable".to_owned(),
-                message: err.to_string(),
-            };
-        }
+        Err(err) => return Readiness::not_ready("PluginUnavailable", err.to_string()),
     };
     let config = IssuerConfig {
         kind: kind.to_owned(),
@@ -80,42 +59,17 @@ pub fn validate(
         ..CallEffects::default()
     };
     match plugin.validate(&config, &effects, &CallLimits::default()) {
-        Ok(Ok(ready)) => Readiness {
+        Ok(Ok(validated)) => Readiness {
             ready: true,
-            reason: ready.reason,
-            message: ready.message,
+            reason: validated.readiness.reason,
+            message: validated.readiness.message,
+            acme_account: validated.acme_account.map(|account| AcmeAccount {
+                uri: account.uri,
+                email: account.email,
+            }),
         },
-        Ok(Err(failure)) => Readiness {
-            ready: false,
-            reason: failure.reason,
-            message: failure.message,
-        },
-        Err(stopped) => Readiness {
-            ready: false,
-            reason: "PluginFailed".to_owned(),
-            message: stopped.to_string(),
-        },
-    }
-}
-
-fn ready_condition(
-    existing: &[IssuerCondition],
-    readiness: &Readiness,
-    generation: Option<i64>,
-) -> IssuerCondition {
-    let status = if readiness.ready {
-        ConditionStatus::True
-    } else {
-        ConditionStatus::False
-    };
-    let now = to_time(time::OffsetDateTime::now_utc());
-    IssuerCondition {
-        type_: "Ready".to_owned(),
-        status,
-        last_transition_time: Some(conditions::transition_time(existing, "Ready", status, &now)),
-        reason: Some(readiness.reason.clone()),
-        message: Some(readiness.message.clone()),
-        observed_generation: generation,
+        Ok(Err(failure)) => Readiness::not_ready(failure.reason, failure.message),
+        Err(stopped) => Readiness::not_ready("PluginFailed", stopped.to_string()),
     }
 }
 
@@ -181,7 +135,8 @@ impl IssuerResource for ClusterIssuer {
     }
 }
 
-/// Validates one issuer and writes `Ready` (with an event) when it changed.
+/// Validates one issuer and writes its status when it changed: `Ready`
+/// (with an event when that changed) and `status.acme`.
 async fn reconcile<K: IssuerResource>(
     issuer: Arc<K>,
     context: Arc<Context>,
@@ -198,23 +153,18 @@ async fn reconcile<K: IssuerResource>(
             .await
             .map_err(|e| ControllerError::Internal(e.to_string()))?
     };
-    let status = issuer.status().cloned().unwrap_or_default();
-    let condition = ready_condition(&status.conditions, &readiness, issuer.meta().generation);
-    let changed = conditions::find(&status.conditions, "Ready").is_none_or(|c| {
-        c.status != condition.status
-            || c.reason != condition.reason
-            || c.message != condition.message
-            || c.observed_generation != condition.observed_generation
-    });
-    if changed {
-        let mut updated = (*issuer).clone();
-        let mut new_status = status;
-        conditions::upsert(&mut new_status.conditions, condition);
-        updated.set_status(new_status);
-        issuer
-            .api(context.client.clone())
-            .replace_status(&name, &PostParams::default(), &updated)
-            .await?;
+    let now = to_time(time::OffsetDateTime::now_utc());
+    let Some(update) = next_status(issuer.status(), &readiness, issuer.meta().generation, &now)
+    else {
+        return Ok(requeue_for(&readiness));
+    };
+    let mut updated = (*issuer).clone();
+    updated.set_status(update.status);
+    issuer
+        .api(context.client.clone())
+        .replace_status(&name, &PostParams::default(), &updated)
+        .await?;
+    if update.ready_changed {
         let kind = if readiness.ready {
             EventType::Normal
         } else {
@@ -231,11 +181,16 @@ async fn reconcile<K: IssuerResource>(
             )
             .await;
     }
-    Ok(if readiness.ready {
+    Ok(requeue_for(&readiness))
+}
+
+/// A ready issuer waits for a change; one that is not is checked again.
+fn requeue_for(readiness: &Readiness) -> Action {
+    if readiness.ready {
         Action::await_change()
     } else {
         Action::requeue(NOT_READY_RECHECK)
-    })
+    }
 }
 
 fn error_policy<K>(_: Arc<K>, error: &ControllerError, _: Arc<Context>) -> Action {

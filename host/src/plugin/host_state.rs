@@ -10,7 +10,10 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::v0_1::certwasm::issuer as v0_1;
-use super::bindings::v0_2::certwasm::issuer::{cache, clock, http, log, secrets, signer, types};
+use super::bindings::v0_2::certwasm::issuer as v0_2;
+use super::bindings::v0_3::certwasm::issuer::{
+    cache, clock, http, issuer_status, log, secrets, signer, types,
+};
 use super::convert;
 use super::egress::EgressPolicy;
 use super::issuer_cache::{CacheScope, IssuerCache};
@@ -129,7 +132,32 @@ pub(crate) struct CallContext {
     pub(crate) outbound: Arc<dyn Outbound>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) deadline: Instant,
+    /// What the plugin reported through `issuer-status`.
+    pub(crate) reports: StatusReports,
     log_lines: u32,
+}
+
+/// What a call reported through the `issuer-status` import.
+///
+/// The contract honours reports only during `validate`, so they are
+/// refused until the runtime [opens](Self::open) them for a `validate`
+/// call; the runtime takes them out when the call returns.
+#[derive(Debug, Default)]
+pub(crate) struct StatusReports {
+    open: bool,
+    acme_account: Option<issuer_status::AcmeAccount>,
+}
+
+impl StatusReports {
+    /// Accepts reports from now on: the call is a `validate`.
+    pub(crate) fn open(&mut self) {
+        self.open = true;
+    }
+
+    /// The last ACME account reported, if any.
+    pub(crate) fn take_acme_account(&mut self) -> Option<issuer_status::AcmeAccount> {
+        self.acme_account.take()
+    }
 }
 
 impl CallContext {
@@ -161,6 +189,7 @@ impl CallContext {
             outbound: effects.outbound.clone(),
             clock: effects.clock.clone(),
             deadline,
+            reports: StatusReports::default(),
             log_lines: 0,
         }
     }
@@ -402,6 +431,22 @@ impl cache::Host for HostState {
     }
 }
 
+impl issuer_status::Host for HostState {
+    fn report_acme_account(&mut self, account: issuer_status::AcmeAccount) {
+        if !self.call.reports.open {
+            // Not an error for the plugin to handle: the contract says the
+            // report is ignored, and the call goes on.
+            tracing::warn!(
+                plugin = %self.call.plugin,
+                subject = %self.call.subject,
+                "plugin reported an ACME account outside validate; ignored"
+            );
+            return;
+        }
+        self.call.reports.acme_account = Some(account);
+    }
+}
+
 impl secrets::Host for HostState {
     fn get(&mut self, name: String) -> Result<Option<types::Secret>, String> {
         self.call.check_secret(&name)?;
@@ -443,8 +488,88 @@ impl clock::Host for HostState {
     }
 }
 
-// The 0.1.0 imports: the same services under their 0.1.0 names. The types
-// are 0.2.0's (see `bindings`), so each is a plain call of the 0.2.0 one.
+// The 0.2.0 and 0.1.0 imports: the same services under their older names.
+// The types are 0.3.0's (see `bindings`), so each is a plain call of the
+// 0.3.0 one; only `log.level`, declared outside `types`, is converted.
+
+impl v0_2::signer::Host for HostState {
+    fn sign(
+        &mut self,
+        key: String,
+        algorithm: types::SignatureAlgorithm,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        signer::Host::sign(self, key, algorithm, data)
+    }
+
+    fn public_key(&mut self, key: String) -> Result<Vec<u8>, String> {
+        signer::Host::public_key(self, key)
+    }
+
+    fn load(&mut self, secret_name: String, field: String) -> Result<String, String> {
+        signer::Host::load(self, secret_name, field)
+    }
+
+    fn generate(
+        &mut self,
+        secret_name: String,
+        algorithm: types::KeyAlgorithm,
+    ) -> Result<String, String> {
+        signer::Host::generate(self, secret_name, algorithm)
+    }
+}
+
+impl v0_2::http::Host for HostState {
+    fn send(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, String> {
+        http::Host::send(self, request)
+    }
+
+    fn send_tls(
+        &mut self,
+        request: types::HttpRequest,
+        tls: types::TlsOptions,
+    ) -> Result<types::HttpResponse, String> {
+        http::Host::send_tls(self, request, tls)
+    }
+}
+
+impl v0_2::cache::Host for HostState {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        cache::Host::get(self, key)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>, ttl_seconds: u32) -> Result<(), String> {
+        cache::Host::set(self, key, value, ttl_seconds)
+    }
+
+    fn remove(&mut self, key: String) {
+        cache::Host::remove(self, key);
+    }
+}
+
+impl v0_2::secrets::Host for HostState {
+    fn get(&mut self, name: String) -> Result<Option<types::Secret>, String> {
+        secrets::Host::get(self, name)
+    }
+}
+
+impl v0_2::log::Host for HostState {
+    fn write(&mut self, level: v0_2::log::Level, message: String) {
+        let level = match level {
+            v0_2::log::Level::Debug => log::Level::Debug,
+            v0_2::log::Level::Info => log::Level::Info,
+            v0_2::log::Level::Warn => log::Level::Warn,
+            v0_2::log::Level::Error => log::Level::Error,
+        };
+        log::Host::write(self, level, message);
+    }
+}
+
+impl v0_2::clock::Host for HostState {
+    fn now_unix_seconds(&mut self) -> i64 {
+        clock::Host::now_unix_seconds(self)
+    }
+}
 
 impl v0_1::signer::Host for HostState {
     fn sign(

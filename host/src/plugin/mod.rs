@@ -31,4 +31,4 @@ pub use cache::LoadSource;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use limits::CallLimits;
-pub use runtime::{CallEffects, CallStats, IssueCall, Plugin, PluginCallError};
+pub use runtime::{CallEffects, CallStats, IssueCall, Plugin, PluginCallError, Validated};

@@ -10,7 +10,7 @@ use super::bindings::types::{
     CertificateRequest, IssueOutcome, IssuerConfig, PluginError as PluginFailure, PluginInfo,
     Readiness,
 };
-use super::bindings::{WitVersion, v0_1, v0_2};
+use super::bindings::{AcmeAccount, WitVersion, v0_1, v0_2, v0_3};
 use super::cache::{LoadSource, compile};
 use super::egress::EgressPolicy;
 use super::engine::{EPOCH_TICK, PluginEngine};
@@ -61,6 +61,22 @@ pub struct IssueCall {
     pub state: Option<Vec<u8>>,
 }
 
+/// A successful `validate`: the plugin's readiness, and what it reported
+/// through the `issuer-status` import during the call, which the host
+/// writes to the issuer's status.
+///
+/// Why the reports live here rather than next to the call's result: the
+/// contract honours them only when `validate` succeeds, so they cannot
+/// exist without a readiness.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// Why the issuer is ready.
+    pub readiness: Readiness,
+    /// The ACME account registered or found (`status.acme`), when the
+    /// plugin reported one (plugins built against 0.1.0 or 0.2.0 cannot).
+    pub acme_account: Option<AcmeAccount>,
+}
+
 /// What one call cost, for benchmarks and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallStats {
@@ -95,13 +111,15 @@ pub enum PluginCallError {
 
 /// A component linked against the contract version it was built for.
 enum Pre {
+    V0_3(v0_3::IssuerPre<HostState>),
     V0_2(v0_2::IssuerPre<HostState>),
     V0_1(v0_1::IssuerPre<HostState>),
 }
 
-/// One instance's exports. Both versions' exports take and return the same
-/// Rust types (see `bindings`), so calling either is the same code.
+/// One instance's exports. Every version's exports take and return the
+/// same Rust types (see `bindings`), so calling any is the same code.
 enum Exports {
+    V0_3(v0_3::Issuer),
     V0_2(v0_2::Issuer),
     V0_1(v0_1::Issuer),
 }
@@ -109,6 +127,7 @@ enum Exports {
 impl Exports {
     fn call_info(&self, store: &mut Store<HostState>) -> wasmtime::Result<PluginInfo> {
         match self {
+            Self::V0_3(issuer) => issuer.call_info(store),
             Self::V0_2(issuer) => issuer.call_info(store),
             Self::V0_1(issuer) => issuer.call_info(store),
         }
@@ -120,6 +139,7 @@ impl Exports {
         config: &IssuerConfig,
     ) -> wasmtime::Result<Result<Readiness, PluginFailure>> {
         match self {
+            Self::V0_3(issuer) => issuer.call_validate(store, config),
             Self::V0_2(issuer) => issuer.call_validate(store, config),
             Self::V0_1(issuer) => issuer.call_validate(store, config),
         }
@@ -132,6 +152,7 @@ impl Exports {
         state: Option<&[u8]>,
     ) -> wasmtime::Result<Result<IssueOutcome, PluginFailure>> {
         match self {
+            Self::V0_3(issuer) => issuer.call_issue(store, request, state),
             Self::V0_2(issuer) => issuer.call_issue(store, request, state),
             Self::V0_1(issuer) => issuer.call_issue(store, request, state),
         }
@@ -155,9 +176,8 @@ fn contract_version(
         let version = interface.split_once('@').map_or("", |(_, v)| v);
         let known = WitVersion::parse(version).ok_or_else(|| {
             format!(
-                "it imports {name}, a contract version this host does not load (it loads {} and {})",
-                WitVersion::V0_2,
-                WitVersion::V0_1
+                "it imports {name}, a contract version this host does not load (it loads certwasm:issuer {})",
+                WitVersion::list()
             )
         })?;
         match found {
@@ -169,7 +189,7 @@ fn contract_version(
             _ => found = Some(known),
         }
     }
-    Ok(found.unwrap_or(WitVersion::V0_2))
+    Ok(found.unwrap_or(WitVersion::CURRENT))
 }
 
 /// A loaded plugin: compiled, linked, ready to instantiate per call.
@@ -219,6 +239,7 @@ impl Plugin {
             .instantiate_pre(&component)
             .map_err(link_error)?;
         let pre = match version {
+            WitVersion::V0_3 => Pre::V0_3(v0_3::IssuerPre::new(instance_pre).map_err(link_error)?),
             WitVersion::V0_2 => Pre::V0_2(v0_2::IssuerPre::new(instance_pre).map_err(link_error)?),
             WitVersion::V0_1 => Pre::V0_1(v0_1::IssuerPre::new(instance_pre).map_err(link_error)?),
         };
@@ -268,36 +289,54 @@ impl Plugin {
     /// The contract version the plugin was built against.
     pub fn wit_version(&self) -> WitVersion {
         match self.pre {
+            Pre::V0_3(_) => WitVersion::V0_3,
             Pre::V0_2(_) => WitVersion::V0_2,
             Pre::V0_1(_) => WitVersion::V0_1,
         }
     }
 
-    /// Runs `validate` for an issuer.
+    /// Runs `validate` for an issuer. On success the result carries what
+    /// the plugin reported through `issuer-status` during the call; on
+    /// failure the reports are dropped, as the contract says.
     pub fn validate(
         &self,
         config: &IssuerConfig,
         effects: &CallEffects,
         limits: &CallLimits,
-    ) -> Result<Result<Readiness, PluginFailure>, PluginCallError> {
+    ) -> Result<Result<Validated, PluginFailure>, PluginCallError> {
         let subject = format!("{} {}/{}", config.kind, config.namespace, config.name);
-        let (result, _) = self.run(
+        let ((result, acme_account), _) = self.run(
             &subject,
             config,
             effects,
             limits,
             KeyRing::default(),
-            |issuer, store| issuer.call_validate(store, config),
+            |issuer, store| {
+                store.data_mut().call.reports.open();
+                let result = issuer.call_validate(store, config)?;
+                Ok((result, store.data_mut().call.reports.take_acme_account()))
+            },
         )?;
-        match &result {
-            Ok(readiness) => self.check_size(
-                "readiness",
-                readiness.reason.len() + readiness.message.len(),
-                limits,
-            )?,
-            Err(failure) => self.check_failure_size(failure, limits)?,
+        match result {
+            Ok(readiness) => {
+                let reported = acme_account
+                    .as_ref()
+                    .map_or(0, |account| account.uri.len() + account.email.len());
+                self.check_size(
+                    "readiness",
+                    readiness.reason.len() + readiness.message.len() + reported,
+                    limits,
+                )?;
+                Ok(Ok(Validated {
+                    readiness,
+                    acme_account,
+                }))
+            }
+            Err(failure) => {
+                self.check_failure_size(&failure, limits)?;
+                Ok(Err(failure))
+            }
         }
-        Ok(result)
     }
 
     /// Runs `issue` for a request.
@@ -438,6 +477,7 @@ impl Plugin {
         store.epoch_deadline_trap();
 
         let outcome = match &self.pre {
+            Pre::V0_3(pre) => pre.instantiate(&mut store).map(Exports::V0_3),
             Pre::V0_2(pre) => pre.instantiate(&mut store).map(Exports::V0_2),
             Pre::V0_1(pre) => pre.instantiate(&mut store).map(Exports::V0_1),
         }

@@ -7,6 +7,7 @@
 
 pub mod conditions;
 pub mod ingress;
+pub mod issuer_status;
 pub mod lease;
 pub mod outputs;
 pub mod renewal;

@@ -287,10 +287,23 @@ fn external_account_key(
     }))
 }
 
+/// A successful validation: the Ready condition, and the account that
+/// cert-manager shows in the issuer's `status.acme`, which the component
+/// reports to the host (`issuer-status.report-acme-account`).
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub readiness: Readiness,
+    /// The account URL (the `Location` of newAccount): `status.acme.uri`.
+    pub account_url: String,
+    /// `spec.acme.email`, the account's contact (empty for none):
+    /// `status.acme.lastRegisteredEmail`.
+    pub email: String,
+}
+
 /// Checks the issuer: its account key (generated if missing) and its
 /// account at the server (registered if missing, contact updated) — the
-/// Ready condition of cert-manager's ACME issuer.
-pub fn validate(config: &IssuerConfig, host: &dyn AcmeHost) -> Result<Readiness, PluginError> {
+/// Ready condition of cert-manager's ACME issuer, and its `status.acme`.
+pub fn validate(config: &IssuerConfig, host: &dyn AcmeHost) -> Result<Validated, PluginError> {
     let settings = settings(config)?;
     let ca_bundle_pem = ca_bundle(&settings)?;
     let key = account_key(&settings, host)?;
@@ -322,9 +335,13 @@ pub fn validate(config: &IssuerConfig, host: &dyn AcmeHost) -> Result<Readiness,
         )
     };
     match register() {
-        Ok(_) => Ok(Readiness {
-            reason: "ACMEAccountRegistered".into(),
-            message: "The ACME account was registered with the ACME server".into(),
+        Ok(account) => Ok(Validated {
+            readiness: Readiness {
+                reason: "ACMEAccountRegistered".into(),
+                message: "The ACME account was registered with the ACME server".into(),
+            },
+            account_url: account.url,
+            email: settings.email,
         }),
         // cert-manager words a failed registration as a failed
         // verification, under the registration reason; 4xx are not retried.
@@ -383,6 +400,7 @@ mod component {
     //! The component: [`AcmeHost`](super::AcmeHost) on the imports.
 
     use certwasm_plugin_sdk::bindings::Guest;
+    use certwasm_plugin_sdk::bindings::certwasm::issuer::issuer_status::{self, AcmeAccount};
     use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, http, secrets};
     use certwasm_plugin_sdk::host::HostKey;
     use certwasm_plugin_sdk::types::{
@@ -453,7 +471,13 @@ mod component {
         }
 
         fn validate(config: IssuerConfig) -> Result<Readiness, PluginError> {
-            super::validate(&config, &Imports)
+            let validated = super::validate(&config, &Imports)?;
+            // The account registered or found, for the issuer's status.acme.
+            issuer_status::report_acme_account(&AcmeAccount {
+                uri: validated.account_url,
+                email: validated.email,
+            });
+            Ok(validated.readiness)
         }
 
         fn issue(

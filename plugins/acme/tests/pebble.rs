@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use certwasm_plugin_acme::client::{HttpRequest, HttpResponse};
 use certwasm_plugin_acme::order::State;
-use certwasm_plugin_acme::{AcmeHost, issue, validate};
+use certwasm_plugin_acme::{AcmeHost, Validated, issue, validate};
 use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey, openssl, verify};
 use certwasm_plugin_sdk::types::{
     CertificateRequest, IssueOutcome, IssuerConfig, Pending, PluginError, Secret,
@@ -454,7 +454,7 @@ fn call_until_answered(
 fn validate_until_answered(
     config: &IssuerConfig,
     host: &TestHost,
-) -> Result<certwasm_plugin_sdk::types::Readiness, PluginError> {
+) -> Result<Validated, PluginError> {
     for _ in 0..10 {
         match validate(config, host) {
             Err(error) if error.retryable && error.message.contains("badNonce") => {}
@@ -476,15 +476,29 @@ fn validates_and_issues_for_two_names_through_both_challenge_types() {
 
     // The account key is generated in its Secret, the account registered;
     // a second validation finds the same account.
-    let ready = validate_until_answered(&config, &host)
+    let validated = validate_until_answered(&config, &host)
         .unwrap_or_else(|e| panic!("{e:?}\n{}", pebble.log()));
+    let ready = &validated.readiness;
     assert_eq!(ready.reason, "ACMEAccountRegistered");
     assert_eq!(
         ready.message,
         "The ACME account was registered with the ACME server"
     );
     assert!(host.keys.borrow().contains_key("acme-account"));
-    validate_until_answered(&config, &host).expect("validate again");
+    // The account for status.acme: Pebble's account URL, and the spec's
+    // email as written (cert-manager's lastRegisteredEmail is the spec's,
+    // though the contact it registers is lower-cased).
+    let base = pebble.directory_url.trim_end_matches("/dir");
+    assert!(
+        validated
+            .account_url
+            .starts_with(&format!("{base}/my-account/")),
+        "{}",
+        validated.account_url
+    );
+    assert_eq!(validated.email, "Ops@Example.com");
+    let again = validate_until_answered(&config, &host).expect("validate again");
+    assert_eq!(again.account_url, validated.account_url);
 
     let key = OpensslKey::generate(KeyKind::EcdsaP256);
     let csr = key.csr(
@@ -577,7 +591,7 @@ fn bad_nonces_are_retried_at_fifty_percent_rejection() {
         attempts += 1;
         match validate(&config, &host) {
             Ok(ready) => {
-                assert_eq!(ready.reason, "ACMEAccountRegistered");
+                assert_eq!(ready.readiness.reason, "ACMEAccountRegistered");
                 break;
             }
             Err(e) if e.retryable && attempts < 10 => {
@@ -690,7 +704,7 @@ fn external_account_binding_is_required_and_accepted() {
     );
     let ready = validate_until_answered(&config, &host)
         .unwrap_or_else(|e| panic!("{e:?}\n{}", pebble.log()));
-    assert_eq!(ready.reason, "ACMEAccountRegistered");
+    assert_eq!(ready.readiness.reason, "ACMEAccountRegistered");
     // A wrong key id is refused by the server, with its detail, for good.
     let wrong = issuer(
         &pebble,

@@ -1,6 +1,6 @@
-//! The guest side of certwasm's `certwasm:issuer@0.2.0` contract, for
+//! The guest side of certwasm's `certwasm:issuer@0.3.0` contract, for
 //! writing an issuer plugin in Rust. (The host also loads plugins built
-//! against 0.1.0; see the versioning policy in `wit/issuer.wit`.)
+//! against 0.2.0 and 0.1.0; see the versioning policy in `wit/issuer.wit`.)
 //!
 //! A plugin is a `cdylib` built for `wasm32-wasip2` that implements
 //! [`bindings::Guest`] and calls [`export!`]. This crate gives it:
@@ -8,7 +8,10 @@
 //! - [`bindings`]: the WIT world, generated here once so that every plugin
 //!   agrees on it; [`types`] re-exports the records (`CertificateRequest`,
 //!   `PluginError`, ...), with a few helpers ([`types::Secret::field`],
-//!   [`types::CertificateRequest::annotation`]).
+//!   [`types::CertificateRequest::annotation`]). The imports are under
+//!   `bindings::certwasm::issuer`, among them (new in 0.3.0)
+//!   `issuer_status::report_acme_account`, which an ACME-style `validate`
+//!   calls so that the host fills the issuer's `status.acme`.
 //! - [`x509`]: certificates from CSRs the way cert-manager's signers make
 //!   them. Its core is pure (no host calls; time, serial and signer are
 //!   arguments), so it is unit-tested natively and the host benchmarks the

@@ -3,6 +3,7 @@
 //! the host in one way. Each attack must fail its own call only.
 
 use certwasm_plugin_sdk::bindings::Guest;
+use certwasm_plugin_sdk::bindings::certwasm::issuer::issuer_status::{self, AcmeAccount};
 use certwasm_plugin_sdk::bindings::certwasm::issuer::types::*;
 use certwasm_plugin_sdk::bindings::certwasm::issuer::{cache, http, secrets, signer};
 
@@ -32,6 +33,14 @@ fn issued(text: String) -> Result<IssueOutcome, PluginError> {
         certificate_chain_pem: text,
         ca_pem: None,
     }))
+}
+
+/// An account report, for the tests of when the host honours one.
+fn report(uri: &str) {
+    issuer_status::report_acme_account(&AcmeAccount {
+        uri: uri.into(),
+        email: "hostile@example.com".into(),
+    });
 }
 
 fn http_request(url: &str) -> HttpRequest {
@@ -87,6 +96,20 @@ impl Guest for Hostile {
             "loop" => loop {
                 std::hint::black_box(0u64);
             },
+            // Two reports: the last one wins.
+            "report-account" => {
+                report("https://acme.test/my-account/first");
+                report("https://acme.test/my-account/2");
+                Ok(Readiness {
+                    reason: "ACMEAccountRegistered".into(),
+                    message: "reported".into(),
+                })
+            }
+            // A report from a validation that fails is dropped.
+            "report-then-fail" => {
+                report("https://acme.test/my-account/3");
+                Err(fail("failed after reporting".into()))
+            }
             _ => Ok(Readiness {
                 reason: "IsReady".into(),
                 message: "hostile plugin at your service".into(),
@@ -191,6 +214,11 @@ impl Guest for Hostile {
                 http::send_tls(&http_request("http://allowed.test/"), &tls)
                     .map_err(fail)
                     .and_then(|r| issued(r.status.to_string()))
+            }
+            // Outside validate a report is ignored, and the call goes on.
+            "report-account" => {
+                report("https://acme.test/my-account/4");
+                issued("reported".into())
             }
             "cache" => {
                 // What an issuer finds in the cache, and then leaves there:
