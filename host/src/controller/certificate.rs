@@ -38,7 +38,7 @@ use crate::api::{
 };
 use crate::pki::{self, KeyAlgorithm, KeyEncoding, PrivateKey};
 use crate::policy::conditions::{self, from_time, to_time};
-use crate::policy::renewal::retry_after;
+use crate::policy::renewal::{retry_after, wake_after};
 use crate::policy::request::csr_spec;
 use crate::policy::secret::{
     self as secret_policy, CERTIFICATE_NAME, CERTIFICATE_REVISION, NEXT_PRIVATE_KEY_LABEL,
@@ -225,12 +225,8 @@ async fn reconcile(
             let _ = secrets.delete(&next, &DeleteParams::default()).await;
         }
         write_status(&context, &certificate, status.clone()).await?;
-        let wait = evaluation
-            .validity
-            .map(|v| v.renewal_time - now)
-            .and_then(|d| Duration::try_from(d).ok())
-            .unwrap_or(Duration::from_secs(3600));
-        return Ok(Action::requeue(wait.max(Duration::from_secs(1))));
+        let due = evaluation.validity.map(|v| v.renewal_time);
+        return Ok(Action::requeue(wake_after(due, now)));
     };
 
     // Not ready, for the trigger's reason, unless the current certificate
@@ -260,8 +256,7 @@ async fn reconcile(
     let last_failure = status.last_failure_time.as_ref().map(from_time);
     if let Some(at) = retry_after(status.failed_issuance_attempts, last_failure, now) {
         write_status(&context, &certificate, status).await?;
-        let wait = Duration::try_from(at - now).unwrap_or(Duration::from_secs(60));
-        return Ok(Action::requeue(wait.max(Duration::from_secs(1))));
+        return Ok(Action::requeue(wake_after(Some(at), now)));
     }
 
     // Trigger, key manager and request manager run in one pass: each step's
