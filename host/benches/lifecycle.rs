@@ -76,7 +76,12 @@ fn main() {
             break;
         }
     }
-    std::thread::spawn(move || for _ in lines {});
+    // What certwasm logs (warnings, by default) shows beside the figures.
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            eprintln!("certwasm: {line}");
+        }
+    });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -27,7 +27,6 @@ use super::table;
 use super::watch::Change;
 use super::writes::{self, DeleteOptions, Propagation, Subresource, UpdateMode, WriteContext};
 use crate::api::defaults::UserInfo;
-use tokio::sync::broadcast::error::RecvError;
 
 /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -744,7 +743,7 @@ fn watch(
         include: request.query.get("includeObject").map(str::to_owned),
     };
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(256);
-    let subscription = state.store.watch().subscribe(since);
+    let subscription = state.store.watch().subscribe(&prefix, since);
     let store = state.store.clone();
     tokio::spawn(async move {
         let mut subscription = match subscription {
@@ -789,15 +788,6 @@ fn watch(
                 .matches(&object)
                 .then(|| encoder.encode(change.kind.event_type(), &object))
         };
-        let mut last_sent = since;
-        for change in std::mem::take(&mut subscription.backlog) {
-            last_sent = change.revision;
-            if let Some(line) = line(&change)
-                && sender.send(Ok(line)).await.is_err()
-            {
-                return;
-            }
-        }
         let deadline = tokio::time::Instant::now() + timeout;
         let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
         ticker.tick().await;
@@ -810,36 +800,22 @@ fn watch(
                         return;
                     }
                 }
-                received = subscription.live.recv() => match received {
-                    Ok(change) => {
-                        last_sent = change.revision;
+                received = subscription.next() => match received {
+                    Ok(Some(change)) => {
                         if let Some(line) = line(&change)
                             && sender.send(Ok(line)).await.is_err()
                         {
                             return;
                         }
                     }
-                    // Fell behind the live stream: catch up from the
-                    // history, as an API server's watch cache does. Ending
-                    // the watch instead made the client resume or relist,
-                    // and a controller relisting under load can drop the
-                    // triggers of objects its cache has not swapped in yet.
-                    Err(RecvError::Lagged(_)) => {
-                        let Ok(resumed) = store.watch().subscribe(last_sent) else {
-                            // Older than the history: the client lists again.
-                            return;
-                        };
-                        subscription = resumed;
-                        for change in std::mem::take(&mut subscription.backlog) {
-                            last_sent = change.revision;
-                            if let Some(line) = line(&change)
-                                && sender.send(Ok(line)).await.is_err()
-                            {
-                                return;
-                            }
-                        }
+                    Ok(None) => return,
+                    // So far behind that the history no longer has what it
+                    // missed: the client must list again.
+                    Err(err) => {
+                        let status = StatusError::expired(err.to_string()).to_status();
+                        let _ = sender.send(Ok(event_line("ERROR", &status))).await;
+                        return;
                     }
-                    Err(RecvError::Closed) => return,
                 },
             }
         }

@@ -41,7 +41,7 @@ const OWNERS: TableDefinition<&str, &str> = TableDefinition::new("owners");
 const OWNER_INDEX: &str = "ownerIndexVersion";
 
 /// The store's page cache.
-const STORE_CACHE_BYTES: usize = 64 << 20;
+const STORE_CACHE_BYTES: usize = 16 << 20;
 
 /// How many queued writes one commit may carry.
 const MAX_BATCH: usize = 512;

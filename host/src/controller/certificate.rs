@@ -30,7 +30,7 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::events::EventType;
-use super::{Context, ControllerError, ERROR_REQUEUE, drain, secret_outputs};
+use super::{Context, ControllerError, ERROR_REQUEUE, drain, informers, secret_outputs};
 use crate::api::defaults::{effective_private_key, effective_revision_history_limit};
 use crate::api::{
     Base64Bytes, Certificate, CertificateCondition, CertificateRequest, CertificateRequestSpec,
@@ -752,8 +752,9 @@ fn error_policy(certificate: Arc<Certificate>, error: &ControllerError, _: Arc<C
 pub async fn run(context: Arc<Context>, trigger: ReflectHandle<CertificateRequest>) {
     let certificates: Api<Certificate> = Api::all(context.client.clone());
     let secrets: Api<Secret> = Api::all(context.client.clone());
-    let controller = Controller::new(certificates, watcher::Config::default());
-    let store = controller.store();
+    let cached = informers::cached(certificates);
+    let store = cached.store.clone();
+    let controller = Controller::for_shared_stream(cached.trigger, cached.store);
     let _ = context.metrics.caches.certificates.set(store.clone());
     let metrics = Arc::clone(&context.metrics);
     let stream = controller
@@ -764,5 +765,5 @@ pub async fn run(context: Arc<Context>, trigger: ReflectHandle<CertificateReques
             move |secret: Secret| certificates_of_secret(&store, &secret),
         )
         .run(reconcile, error_policy, context);
-    drain("certificates", &metrics, stream).await;
+    tokio::join!(cached.driver, drain("certificates", &metrics, stream));
 }

@@ -13,7 +13,7 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::events::EventType;
-use super::{Context, ControllerError, ERROR_REQUEUE, drain};
+use super::{Context, ControllerError, ERROR_REQUEUE, drain, informers};
 use crate::api::Certificate;
 use crate::policy::ingress::plan;
 
@@ -160,8 +160,9 @@ pub async fn run(context: Arc<Context>) {
     let ingresses: Api<Ingress> = Api::all(context.client.clone());
     let certificates: Api<Certificate> = Api::all(context.client.clone());
     let metrics = Arc::clone(&context.metrics);
-    let stream = Controller::new(ingresses, watcher::Config::default())
+    let cached = informers::cached(ingresses);
+    let stream = Controller::for_shared_stream(cached.trigger, cached.store)
         .owns(certificates, watcher::Config::default())
         .run(reconcile, error_policy, context);
-    drain("ingress-shim", &metrics, stream).await;
+    tokio::join!(cached.driver, drain("ingress-shim", &metrics, stream));
 }

@@ -17,7 +17,7 @@ use kube::runtime::watcher;
 
 use super::events::EventType;
 use super::secrets::ApiSecrets;
-use super::{Context, ControllerError, ERROR_REQUEUE, drain};
+use super::{Context, ControllerError, ERROR_REQUEUE, drain, informers};
 use crate::api::{ClusterIssuer, Issuer, IssuerSpec, IssuerStatus};
 use crate::plugin::bindings::types::IssuerConfig;
 use crate::plugin::selection::select_plugin;
@@ -212,8 +212,9 @@ fn references(spec: &IssuerSpec, name: &str) -> bool {
 pub async fn run_issuers(context: Arc<Context>) {
     let issuers: Api<Issuer> = Api::all(context.client.clone());
     let secrets: Api<Secret> = Api::all(context.client.clone());
-    let controller = Controller::new(issuers, watcher::Config::default());
-    let store = controller.store();
+    let cached = informers::cached(issuers);
+    let store = cached.store.clone();
+    let controller = Controller::for_shared_stream(cached.trigger, cached.store);
     let _ = context.metrics.caches.issuers.set(store.clone());
     let metrics = Arc::clone(&context.metrics);
     let stream = controller
@@ -237,7 +238,7 @@ pub async fn run_issuers(context: Arc<Context>) {
             },
         )
         .run(reconcile::<Issuer>, error_policy, context);
-    drain("issuers", &metrics, stream).await;
+    tokio::join!(cached.driver, drain("issuers", &metrics, stream));
 }
 
 /// Runs the ClusterIssuer controller.
@@ -245,8 +246,9 @@ pub async fn run_cluster_issuers(context: Arc<Context>) {
     let issuers: Api<ClusterIssuer> = Api::all(context.client.clone());
     let namespace = context.options.cluster_resource_namespace.clone();
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
-    let controller = Controller::new(issuers, watcher::Config::default());
-    let store = controller.store();
+    let cached = informers::cached(issuers);
+    let store = cached.store.clone();
+    let controller = Controller::for_shared_stream(cached.trigger, cached.store);
     let _ = context.metrics.caches.cluster_issuers.set(store.clone());
     let metrics = Arc::clone(&context.metrics);
     let stream = controller
@@ -264,7 +266,7 @@ pub async fn run_cluster_issuers(context: Arc<Context>) {
             },
         )
         .run(reconcile::<ClusterIssuer>, error_policy, context);
-    drain("clusterissuers", &metrics, stream).await;
+    tokio::join!(cached.driver, drain("clusterissuers", &metrics, stream));
 }
 
 #[cfg(test)]

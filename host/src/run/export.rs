@@ -69,19 +69,23 @@ pub async fn follow(store: Store, root: PathBuf) {
             tracing::error!(error = %err, "export failed");
         }
     }
-    let mut subscription = match store.watch().subscribe(listed.revision) {
+    let mut subscription = match store.watch().subscribe(SECRETS_PREFIX, listed.revision) {
         Ok(subscription) => subscription,
         Err(err) => {
             tracing::error!(error = %err, "export: cannot watch Secrets");
             return;
         }
     };
-    let backlog = std::mem::take(&mut subscription.backlog);
-    for change in backlog {
-        apply_change(&root, &change);
-    }
-    while let Ok(change) = subscription.live.recv().await {
-        apply_change(&root, &change);
+    loop {
+        match subscription.next().await {
+            Ok(Some(change)) => apply_change(&root, &change),
+            Ok(None) => return,
+            Err(err) => {
+                // Fell behind the history: export everything again.
+                tracing::warn!(error = %err, "export fell behind; exporting every Secret again");
+                return Box::pin(follow(store, root)).await;
+            }
+        }
     }
 }
 
