@@ -292,6 +292,7 @@ async fn run_certwasm(dir: &Path) -> (certwasm::run::Running, Client) {
             auto_approve: true,
             cluster_resource_namespace: "cert-manager".to_owned(),
             solvers: Default::default(),
+            concurrent_workers: certwasm::controller::DEFAULT_CONCURRENT_WORKERS,
         },
         controllers: true,
         metrics_address: None,

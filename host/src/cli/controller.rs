@@ -21,6 +21,10 @@ pub struct ControllerArgs {
     /// Do not approve CertificateRequests automatically.
     #[arg(long)]
     pub no_auto_approve: bool,
+    /// How many objects each controller reconciles at once, as
+    /// cert-manager's flag of the same name.
+    #[arg(long, env = "CERTWASM_CONCURRENT_WORKERS", default_value_t = crate::controller::DEFAULT_CONCURRENT_WORKERS)]
+    pub concurrent_workers: u16,
     /// Where compiled plugins are cached.
     #[arg(long, env = "CERTWASM_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -67,6 +71,7 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
                 auto_approve: !args.no_auto_approve,
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
                 solvers: args.solvers.options(true),
+                concurrent_workers: args.concurrent_workers,
             },
         ));
         if let Some(address) = args.solvers.http01_solver_address.0 {

@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// `kubectl` or cmctl, as with cert-manager's flag of the same intent).
     #[arg(long)]
     pub no_auto_approve: bool,
+    /// How many objects each controller reconciles at once, as
+    /// cert-manager's flag of the same name.
+    #[arg(long, env = "CERTWASM_CONCURRENT_WORKERS", default_value_t = crate::controller::DEFAULT_CONCURRENT_WORKERS)]
+    pub concurrent_workers: u16,
     /// Namespace holding the Secrets ClusterIssuers reference (created if
     /// missing), as cert-manager's --cluster-resource-namespace.
     #[arg(long, default_value = "cert-manager")]
@@ -84,6 +88,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
                 auto_approve: !args.no_auto_approve,
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
                 solvers: args.solvers.options(false),
+                concurrent_workers: args.concurrent_workers,
             },
             controllers: !args.api_only,
             metrics_address: args.metrics_listen_address.0,

@@ -754,7 +754,8 @@ pub async fn run(context: Arc<Context>, trigger: ReflectHandle<CertificateReques
     let secrets: Api<Secret> = Api::all(context.client.clone());
     let cached = informers::cached(certificates);
     let store = cached.store.clone();
-    let controller = Controller::for_shared_stream(cached.trigger, cached.store);
+    let controller = Controller::for_shared_stream(cached.trigger, cached.store)
+        .with_config(context.controller_config());
     let _ = context.metrics.caches.certificates.set(store.clone());
     let metrics = Arc::clone(&context.metrics);
     let stream = controller

@@ -657,7 +657,8 @@ fn error_policy(_: Arc<CertificateRequest>, error: &ControllerError, _: Arc<Cont
 pub async fn run(context: Arc<Context>, trigger: ReflectHandle<CertificateRequest>) {
     let issuers: Api<Issuer> = Api::all(context.client.clone());
     let cluster_issuers: Api<ClusterIssuer> = Api::all(context.client.clone());
-    let controller = Controller::for_shared_stream(trigger, context.informers.requests().clone());
+    let controller = Controller::for_shared_stream(trigger, context.informers.requests().clone())
+        .with_config(context.controller_config());
     let store = controller.store();
     let metrics = Arc::clone(&context.metrics);
     let cluster_store = store.clone();

@@ -162,6 +162,7 @@ pub async fn run(context: Arc<Context>) {
     let metrics = Arc::clone(&context.metrics);
     let cached = informers::cached(ingresses);
     let stream = Controller::for_shared_stream(cached.trigger, cached.store)
+        .with_config(context.controller_config())
         .owns(certificates, watcher::Config::default())
         .run(reconcile, error_policy, context);
     tokio::join!(cached.driver, drain("ingress-shim", &metrics, stream));

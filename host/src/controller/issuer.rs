@@ -214,7 +214,8 @@ pub async fn run_issuers(context: Arc<Context>) {
     let secrets: Api<Secret> = Api::all(context.client.clone());
     let cached = informers::cached(issuers);
     let store = cached.store.clone();
-    let controller = Controller::for_shared_stream(cached.trigger, cached.store);
+    let controller = Controller::for_shared_stream(cached.trigger, cached.store)
+        .with_config(context.controller_config());
     let _ = context.metrics.caches.issuers.set(store.clone());
     let metrics = Arc::clone(&context.metrics);
     let stream = controller
@@ -248,7 +249,8 @@ pub async fn run_cluster_issuers(context: Arc<Context>) {
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
     let cached = informers::cached(issuers);
     let store = cached.store.clone();
-    let controller = Controller::for_shared_stream(cached.trigger, cached.store);
+    let controller = Controller::for_shared_stream(cached.trigger, cached.store)
+        .with_config(context.controller_config());
     let _ = context.metrics.caches.cluster_issuers.set(store.clone());
     let metrics = Arc::clone(&context.metrics);
     let stream = controller
