@@ -104,26 +104,27 @@ impl PublicKey {
         signature: &[u8],
     ) -> Option<bool> {
         use ring::signature as ring_sig;
-        let (algorithm, point): (&ring_sig::EcdsaVerificationAlgorithm, Vec<u8>) =
-            match (self, algorithm_oid) {
-                (Self::P256(key), "1.2.840.10045.4.3.2") => (
-                    &ring_sig::ECDSA_P256_SHA256_ASN1,
-                    key.to_encoded_point(false).as_bytes().to_vec(),
-                ),
-                (Self::P256(key), "1.2.840.10045.4.3.3") => (
-                    &ring_sig::ECDSA_P256_SHA384_ASN1,
-                    key.to_encoded_point(false).as_bytes().to_vec(),
-                ),
-                (Self::P384(key), "1.2.840.10045.4.3.2") => (
-                    &ring_sig::ECDSA_P384_SHA256_ASN1,
-                    key.to_encoded_point(false).as_bytes().to_vec(),
-                ),
-                (Self::P384(key), "1.2.840.10045.4.3.3") => (
-                    &ring_sig::ECDSA_P384_SHA384_ASN1,
-                    key.to_encoded_point(false).as_bytes().to_vec(),
-                ),
-                _ => return None,
-            };
+        const SHA256: &str = "1.2.840.10045.4.3.2";
+        const SHA384: &str = "1.2.840.10045.4.3.3";
+        let (algorithm, point): (&ring_sig::EcdsaVerificationAlgorithm, Vec<u8>) = match self {
+            Self::P256(key) => (
+                match algorithm_oid {
+                    SHA256 => &ring_sig::ECDSA_P256_SHA256_ASN1,
+                    SHA384 => &ring_sig::ECDSA_P256_SHA384_ASN1,
+                    _ => return None,
+                },
+                key.to_encoded_point(false).as_bytes().to_vec(),
+            ),
+            Self::P384(key) => (
+                match algorithm_oid {
+                    SHA256 => &ring_sig::ECDSA_P384_SHA256_ASN1,
+                    SHA384 => &ring_sig::ECDSA_P384_SHA384_ASN1,
+                    _ => return None,
+                },
+                key.to_encoded_point(false).as_bytes().to_vec(),
+            ),
+            _ => return None,
+        };
         Some(
             ring_sig::UnparsedPublicKey::new(algorithm, point)
                 .verify(signed, signature)
