@@ -1,5 +1,5 @@
 //! Builds the hostile plugin the sandbox tests run, and the plugins built
-//! against the frozen 0.1.0 and 0.2.0 contracts that the version tests load.
+//! against the frozen 0.1.0, 0.2.0 and 0.3.0 contracts that the version tests load.
 
 #[path = "../build-support/guests.rs"]
 mod guests;
@@ -17,6 +17,7 @@ fn main() {
             "certwasm-hostile-plugin",
             "certwasm-legacy-plugin",
             "certwasm-legacy-0-2-plugin",
+            "certwasm-legacy-0-3-plugin",
         ],
         &["tests/plugins", "plugins/sdk", "wit"],
     );
@@ -33,5 +34,10 @@ fn main() {
     println!(
         "cargo:rustc-env=CERTWASM_LEGACY_0_2_PLUGIN={}",
         paths[2].display()
+    );
+    // Built against the frozen certwasm:issuer@0.3.0 contract.
+    println!(
+        "cargo:rustc-env=CERTWASM_LEGACY_0_3_PLUGIN={}",
+        paths[3].display()
     );
 }

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certwasm::pki::{self, CsrSpec, KeyAlgorithm, KeyEncoding, PrivateKey, Subject};
-use certwasm::plugin::bindings::types::{CertificateRequest, IssueOutcome, IssuerConfig};
+use certwasm::plugin::bindings::types::{
+    CertificateRequest, IssueOutcome, IssuerConfig, IssuerKind,
+};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
 use certwasm::plugin::{
     BUNDLED, CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, bundled_plugin,
@@ -55,13 +57,12 @@ fn request(config: &IssuerConfig, csr_pem: &str, is_ca: bool) -> CertificateRequ
         issuer: config.clone(),
         request_key: None,
         annotations: Vec::new(),
-        presented_challenges: Vec::new(),
     }
 }
 
 fn config(spec: serde_json::Value) -> IssuerConfig {
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "bench".into(),
         namespace: "default".into(),
         spec_json: spec.to_string(),
@@ -92,6 +93,7 @@ fn ca_fixture(engine: &PluginEngine) -> CaFixture {
         request: request(&selfsigned, &ca_csr, true),
         request_key: Some(ca_key.clone()),
         state: None,
+        presented_challenges: Vec::new(),
     };
     let Ok(Ok(IssueOutcome::Issued(ca))) =
         load("selfsigned").issue(call, &CallEffects::default(), &CallLimits::default())
@@ -136,6 +138,7 @@ fn ca_issue(c: &mut Criterion) {
         request: request(&fixture.config, &fixture.leaf_csr, false),
         request_key: None,
         state: None,
+        presented_challenges: Vec::new(),
     };
 
     let (outcome, stats) = fixture
@@ -231,14 +234,13 @@ mod native {
             is_ca: false,
             usages: Vec::new(),
             issuer: guest::IssuerConfig {
-                kind: "Issuer".into(),
+                kind: IssuerKind::Issuer,
                 name: "bench".into(),
                 namespace: "default".into(),
                 spec_json: fixture.config.spec_json.clone(),
             },
             request_key: None,
             annotations: Vec::new(),
-            presented_challenges: Vec::new(),
         };
         let material = certwasm_plugin_ca::load_material(&fixture.ca_cert_pem, &signer).unwrap();
         let issued = certwasm_plugin_ca::sign(

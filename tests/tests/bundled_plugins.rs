@@ -9,7 +9,9 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use certwasm::pki::{self, CsrSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, Subject};
-use certwasm::plugin::bindings::types::{CertificateRequest, IssueOutcome, Issued, IssuerConfig};
+use certwasm::plugin::bindings::types::{
+    CertificateRequest, IssueOutcome, Issued, IssuerConfig, IssuerKind,
+};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
 use certwasm::plugin::{
     CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, bundled_plugin, convert_usage,
@@ -29,7 +31,7 @@ fn plugin(name: &str) -> Plugin {
 
 fn issuer(spec: serde_json::Value) -> IssuerConfig {
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "test-issuer".into(),
         namespace: "default".into(),
         spec_json: spec.to_string(),
@@ -90,10 +92,10 @@ fn issue(
             issuer: config.clone(),
             request_key: None,
             annotations: Vec::new(),
-            presented_challenges: Vec::new(),
         },
         request_key: Some(key.clone()),
         state: None,
+        presented_challenges: Vec::new(),
     };
     match plugin.issue(call, effects, &CallLimits::default()) {
         Ok(Ok(IssueOutcome::Issued(issued))) => {

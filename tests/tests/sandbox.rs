@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use certwasm::pki::{KeyAlgorithm, KeyEncoding, PrivateKey};
 use certwasm::plugin::bindings::types::{
-    CertificateRequest, IssueOutcome, IssuerConfig, PluginError,
+    CertificateRequest, IssueOutcome, IssuerConfig, IssuerKind, PluginError,
 };
 use certwasm::plugin::outbound::{Outbound, OutboundRequest, OutboundResponse};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
@@ -110,7 +110,7 @@ fn config(attack: &str) -> IssuerConfig {
         }
     });
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "hostile".into(),
         namespace: "sandbox".into(),
         spec_json: spec.to_string(),
@@ -136,12 +136,12 @@ fn issue(attack: &str) -> Result<Result<IssueOutcome, PluginError>, PluginCallEr
         issuer: config(attack),
         request_key: None,
         annotations: Vec::new(),
-        presented_challenges: Vec::new(),
     };
     let call = IssueCall {
         request,
         request_key: None,
         state: None,
+        presented_challenges: Vec::new(),
     };
     fixture.plugin.issue(call, &fixture.effects, &limits())
 }
@@ -358,12 +358,12 @@ fn an_issuer_only_ever_reads_its_own_cache() {
             issuer,
             request_key: None,
             annotations: Vec::new(),
-            presented_challenges: Vec::new(),
         };
         let call = IssueCall {
             request,
             request_key: None,
             state: None,
+            presented_challenges: Vec::new(),
         };
         match fixture.plugin.issue(call, &fixture.effects, &limits()) {
             Ok(Ok(IssueOutcome::Issued(issued))) => issued.certificate_chain_pem,

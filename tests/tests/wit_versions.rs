@@ -1,7 +1,8 @@
 //! Every contract version the host claims keeps loading: plugins built
-//! against the frozen `certwasm:issuer@0.1.0` (tests/plugins/legacy) and
-//! `certwasm:issuer@0.2.0` (tests/plugins/legacy-0-2) run next to one built
-//! against the current 0.3.0 (the SDK's), with every import and outcome of
+//! against the frozen `certwasm:issuer@0.1.0` (tests/plugins/legacy),
+//! `certwasm:issuer@0.2.0` (tests/plugins/legacy-0-2) and
+//! `certwasm:issuer@0.3.0` (tests/plugins/legacy-0-3) run next to one built
+//! against the current 0.4.0 (the SDK's), with every import and outcome of
 //! their version going through the host, and `certwasm plugin info` naming
 //! the version each was built against.
 
@@ -12,8 +13,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use certwasm::pki::{KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey};
+use certwasm::plugin::bindings::orders::{ChallengeState, ChallengeType, OrderState};
 use certwasm::plugin::bindings::types::{
-    CertificateRequest, EventType, IssueOutcome, IssuerConfig,
+    CertificateRequest, EventType, IssueOutcome, IssuerConfig, IssuerKind, Need,
 };
 use certwasm::plugin::outbound::{Outbound, OutboundRequest, OutboundResponse};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
@@ -23,6 +25,7 @@ use certwasm::plugin::{
 
 const LEGACY: &[u8] = include_bytes!(env!("CERTWASM_LEGACY_PLUGIN"));
 const LEGACY_0_2: &[u8] = include_bytes!(env!("CERTWASM_LEGACY_0_2_PLUGIN"));
+const LEGACY_0_3: &[u8] = include_bytes!(env!("CERTWASM_LEGACY_0_3_PLUGIN"));
 const HOSTILE: &[u8] = include_bytes!(env!("CERTWASM_HOSTILE_PLUGIN"));
 
 /// `allowed.test` answers 204 to everything; what was sent is remembered
@@ -64,7 +67,6 @@ fn request() -> CertificateRequest {
         issuer: config(),
         request_key: None,
         annotations: Vec::new(),
-        presented_challenges: Vec::new(),
     }
 }
 
@@ -73,6 +75,7 @@ fn call(state: Option<Vec<u8>>) -> IssueCall {
         request: request(),
         request_key: None,
         state,
+        presented_challenges: Vec::new(),
     }
 }
 
@@ -87,7 +90,7 @@ fn config() -> IssuerConfig {
         }
     });
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "legacy".into(),
         namespace: "versions".into(),
         spec_json: spec.to_string(),
@@ -223,4 +226,70 @@ fn a_plugin_built_against_0_2_0_still_works() {
         issued.certificate_chain_pem,
         "state=second cached=yes spki=91 signed=true"
     );
+}
+
+#[test]
+fn a_plugin_built_against_0_3_0_still_works() {
+    let engine = PluginEngine::new(None).unwrap();
+    let (legacy, _) =
+        Plugin::load(&engine, "legacy-0-3", LEGACY_0_3).expect("a 0.3.0 plugin loads");
+    assert_eq!(legacy.wit_version(), WitVersion::V0_3);
+    let said = plugin_info(env!("CERTWASM_LEGACY_0_3_PLUGIN"));
+    assert!(
+        said.contains("interface:    certwasm:issuer@0.3.0"),
+        "{said}"
+    );
+    // 0.3.0 had no way to declare needs: an `acme` plugin gets what that
+    // issuer type got then (orders), and not the request's key.
+    assert!(legacy.needs(Need::Orders));
+    assert!(!legacy.needs(Need::RequestKey));
+
+    let network = Arc::new(Network::default());
+    let (effects, limits) = (effects(Arc::clone(&network)), CallLimits::default());
+    // Every 0.3.0 import, issuer-status included: the account reaches the
+    // host as a 0.4.0 value.
+    let validated = legacy
+        .validate(&config(), &effects, &limits)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        validated.readiness.message,
+        "fields=token https=204 clock=true"
+    );
+    let account = validated.acme_account.expect("reported");
+    assert_eq!(
+        (account.uri.as_str(), account.email.as_str()),
+        ("https://acme.test/my-account/3", "legacy@example.com")
+    );
+
+    // The order in 0.3.0's pending outcome comes back as the order the
+    // plugin reported, its strings now enums.
+    let reply = legacy
+        .issue_reporting(call(None), &effects, &limits)
+        .unwrap();
+    let Ok(IssueOutcome::Pending(pending)) = reply.result else {
+        panic!("expected pending");
+    };
+    assert_eq!(pending.events[0].reason, "LegacyPending");
+    let order = reply.order.expect("the 0.3.0 order is carried over");
+    assert_eq!(order.state, OrderState::Pending);
+    assert_eq!(order.url, "https://acme.test/order/3");
+    let challenge = &order.challenges[0];
+    assert_eq!(challenge.challenge_type, ChallengeType::Dns01);
+    assert_eq!(challenge.state, ChallengeState::Processing);
+    assert!(challenge.wildcard);
+
+    // What 0.4.0's `orders.presented` answers reaches a 0.3.0 plugin in the
+    // request, with the issuer kind spelled as before.
+    let mut next = call(Some(pending.state));
+    next.presented_challenges = vec!["token-3".into()];
+    let reply = legacy.issue_reporting(next, &effects, &limits).unwrap();
+    let Ok(IssueOutcome::Issued(issued)) = reply.result else {
+        panic!("expected issued");
+    };
+    assert_eq!(
+        issued.certificate_chain_pem,
+        "state=second presented=token-3 kind=Issuer cached=yes spki=91 signed=true"
+    );
+    assert!(reply.order.is_none());
 }

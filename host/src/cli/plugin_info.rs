@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::plugin_load;
 use crate::plugin::BUNDLED;
+use crate::plugin::bindings::types::Need;
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
@@ -34,16 +35,33 @@ pub fn describe(plugin: &str, cache_dir: Option<PathBuf>) -> Result<String> {
         "name:         {}\n\
          version:      {}\n\
          serves:       {}\n\
+         needs:        {}\n\
          description:  {}\n\
          interface:    {}\n\
          loaded in:    {:.1} ms ({source:?})\n",
         info.name,
         info.version,
         info.issuer_types.join(", "),
+        needs(&info.needs),
         info.description,
         plugin.wit_version(),
         took.as_secs_f64() * 1e3
     ))
+}
+
+/// The needs a plugin declared, as the WIT spells them.
+fn needs(needs: &[Need]) -> String {
+    if needs.is_empty() {
+        return "nothing beyond the common imports".to_owned();
+    }
+    needs
+        .iter()
+        .map(|need| match need {
+            Need::RequestKey => "request-key",
+            Need::Orders => "orders",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn list() -> Result<i32> {

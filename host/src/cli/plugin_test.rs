@@ -18,7 +18,9 @@ use super::{plugin_load, summary};
 use crate::clock::{Clock, SystemClock};
 use crate::go_duration;
 use crate::pki::{self, CsrSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, Subject};
-use crate::plugin::bindings::types::{CertificateRequest, EventType, IssueOutcome, IssuerConfig};
+use crate::plugin::bindings::types::{
+    CertificateRequest, EventType, IssueOutcome, IssuerConfig, IssuerKind, Need,
+};
 use crate::plugin::secrets::MemorySecrets;
 use crate::plugin::selection::select_plugin;
 use crate::plugin::{CallEffects, CallLimits, IssueCall, convert_usage};
@@ -163,7 +165,11 @@ pub fn run(args: TestArgs) -> Result<i32> {
         ..CallEffects::default()
     };
     let config = IssuerConfig {
-        kind: issuer.kind.clone(),
+        kind: if issuer.kind == "ClusterIssuer" {
+            IssuerKind::ClusterIssuer
+        } else {
+            IssuerKind::Issuer
+        },
         name: issuer.name.clone(),
         namespace: issuer.namespace.clone(),
         spec_json: issuer.spec.to_string(),
@@ -202,15 +208,18 @@ pub fn run(args: TestArgs) -> Result<i32> {
         issuer: config,
         request_key: None,
         annotations: Vec::new(),
-        presented_challenges: Vec::new(),
     };
+    // As in the controllers: the request's key only for a plugin that
+    // declares it needs it.
+    let lent_key = key.clone().filter(|_| plugin.needs(Need::RequestKey));
     let started = Instant::now();
     let mut state = None;
     let issued = loop {
         let call = IssueCall {
             request: request.clone(),
-            request_key: key.clone(),
+            request_key: lent_key.clone(),
             state: state.take(),
+            presented_challenges: Vec::new(),
         };
         match plugin.issue(call, &effects, &limits)? {
             Ok(IssueOutcome::Issued(issued)) => break issued,

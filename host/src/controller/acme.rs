@@ -21,7 +21,9 @@ use crate::api::{
     AcmeAuthorization, AcmeChallenge, AcmeChallengeSolver, AcmeChallengeType, AcmeState,
     CertificateRequest, Challenge, ChallengeSpec, Order, OrderSpec, OrderStatus,
 };
-use crate::plugin::bindings::types::{Challenge as PluginChallenge, Order as PluginOrder};
+use crate::plugin::bindings::orders::{
+    Challenge as PluginChallenge, ChallengeState, ChallengeType, Order as PluginOrder, OrderState,
+};
 use crate::policy::conditions::to_time;
 use crate::solver::{SolverError, dns01, http01_ingress, self_check};
 
@@ -49,15 +51,43 @@ fn challenge_name(order: &str, challenge: &PluginChallenge) -> String {
     format!("{order}-{}", short_hash(&challenge.url))
 }
 
-fn state(text: &str) -> Option<AcmeState> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+impl From<OrderState> for AcmeState {
+    fn from(state: OrderState) -> Self {
+        match state {
+            OrderState::Pending => AcmeState::Pending,
+            OrderState::Ready => AcmeState::Ready,
+            OrderState::Processing => AcmeState::Processing,
+            OrderState::Valid => AcmeState::Valid,
+            OrderState::Invalid => AcmeState::Invalid,
+        }
+    }
 }
 
-fn challenge_type(text: &str) -> AcmeChallengeType {
-    if text == "dns-01" {
-        AcmeChallengeType::Dns01
-    } else {
-        AcmeChallengeType::Http01
+impl From<ChallengeState> for AcmeState {
+    fn from(state: ChallengeState) -> Self {
+        match state {
+            ChallengeState::Pending => AcmeState::Pending,
+            ChallengeState::Processing => AcmeState::Processing,
+            ChallengeState::Valid => AcmeState::Valid,
+            ChallengeState::Invalid => AcmeState::Invalid,
+        }
+    }
+}
+
+impl From<ChallengeType> for AcmeChallengeType {
+    fn from(kind: ChallengeType) -> Self {
+        match kind {
+            ChallengeType::Http01 => AcmeChallengeType::Http01,
+            ChallengeType::Dns01 => AcmeChallengeType::Dns01,
+        }
+    }
+}
+
+/// The challenge type as RFC 8555 and the Order's status spell it.
+fn wire_name(kind: ChallengeType) -> &'static str {
+    match kind {
+        ChallengeType::Http01 => "http-01",
+        ChallengeType::Dns01 => "dns-01",
     }
 }
 
@@ -238,8 +268,8 @@ async fn present(
     challenge: &PluginChallenge,
     stored: &Challenge,
 ) -> Result<(), SolverError> {
-    match challenge.challenge_type.as_str() {
-        "dns-01" => {
+    match challenge.challenge_type {
+        ChallengeType::Dns01 => {
             let solver: AcmeChallengeSolver =
                 serde_json::from_str(&challenge.solver_json).unwrap_or_default();
             let provider = dns_provider(context, request, &solver).await?;
@@ -248,7 +278,7 @@ async fn present(
             dns01::self_check(&context.options.solvers.nameservers, &fqdn, &challenge.key).await?;
             Ok(())
         }
-        "http-01" => {
+        ChallengeType::Http01 => {
             if context.options.solvers.http01_address.is_none() {
                 return Err(SolverError::NoResponder);
             }
@@ -262,7 +292,6 @@ async fn present(
             )
             .await
         }
-        other => Err(SolverError::Unsupported(other.to_uppercase())),
     }
 }
 
@@ -323,7 +352,7 @@ pub async fn sync(
     let new_status = OrderStatus {
         url: Some(reported.url.clone()),
         finalize_url: Some(reported.finalize_url.clone()),
-        state: state(&reported.state),
+        state: Some(reported.state.into()),
         reason: (!reported.reason.is_empty()).then(|| reported.reason.clone()),
         authorizations: reported
             .challenges
@@ -336,7 +365,7 @@ pub async fn sync(
                 challenges: vec![AcmeChallenge {
                     url: c.url.clone(),
                     token: c.token.clone(),
-                    type_: c.challenge_type.clone(),
+                    type_: wire_name(c.challenge_type).to_owned(),
                 }],
             })
             .collect(),
@@ -368,7 +397,7 @@ pub async fn sync(
                         authorization_url: reported.authorization_url.clone(),
                         dns_name: reported.dns_name.clone(),
                         wildcard: reported.wildcard,
-                        type_: challenge_type(&reported.challenge_type),
+                        type_: reported.challenge_type.into(),
                         token: reported.token.clone(),
                         key: reported.key.clone(),
                         solver,
@@ -409,7 +438,7 @@ pub async fn sync(
         let mut status = challenge.status.clone().unwrap_or_default();
         let before = status.clone();
         let kind = challenge.spec.type_;
-        match state(&reported.state) {
+        match Some(AcmeState::from(reported.state)) {
             Some(AcmeState::Valid) => {
                 if before.state != Some(AcmeState::Valid) {
                     context

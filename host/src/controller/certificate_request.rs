@@ -27,9 +27,9 @@ use crate::api::{
 };
 use crate::pki::{self, KeyUsage, PrivateKey};
 use crate::plugin::bindings::types::{
-    CertificateRequest as WitRequest, IssueOutcome, IssuerConfig,
+    CertificateRequest as WitRequest, IssueOutcome, IssuerConfig, IssuerKind, Need,
 };
-use crate::plugin::selection::{PluginChoice, select_plugin};
+use crate::plugin::selection::select_plugin;
 use crate::plugin::{CallEffects, CallLimits, IssueCall, convert_usage};
 use crate::policy::conditions::{self, to_time};
 use crate::policy::secret::PRIVATE_KEY_SECRET_NAME;
@@ -166,7 +166,7 @@ async fn pending(
 /// The issuer a request names: its spec (JSON), kind, namespace of its
 /// Secrets, and readiness; `None` when it does not exist.
 struct ResolvedIssuer {
-    kind: &'static str,
+    kind: IssuerKind,
     spec: serde_json::Value,
     secret_namespace: String,
     status: IssuerStatus,
@@ -181,7 +181,7 @@ async fn resolve_issuer(
     if reference.is_cluster_issuer() {
         let api: Api<ClusterIssuer> = Api::all(context.client.clone());
         Ok(api.get_opt(&reference.name).await?.map(|i| ResolvedIssuer {
-            kind: "ClusterIssuer",
+            kind: IssuerKind::ClusterIssuer,
             spec: serde_json::to_value(&i.spec.0).unwrap_or_default(),
             secret_namespace: context.options.cluster_resource_namespace.clone(),
             status: i.status.unwrap_or_default(),
@@ -189,7 +189,7 @@ async fn resolve_issuer(
     } else {
         let api: Api<Issuer> = Api::namespaced(context.client.clone(), &namespace);
         Ok(api.get_opt(&reference.name).await?.map(|i| ResolvedIssuer {
-            kind: "Issuer",
+            kind: IssuerKind::Issuer,
             spec: serde_json::to_value(&i.spec).unwrap_or_default(),
             secret_namespace: namespace.clone(),
             status: i.status.unwrap_or_default(),
@@ -342,15 +342,20 @@ async fn reconcile(
         }
     };
 
-    // Only a self-signing issuer is lent the request's own private key.
-    let request_key = match (&choice, request.annotations().get(PRIVATE_KEY_SECRET_NAME)) {
-        (
-            PluginChoice::BuiltIn {
-                issuer_type: "selfSigned",
-                ..
-            },
-            Some(secret_name),
-        ) => {
+    // The plugin first: what it declares it needs decides what it is lent.
+    let plugin = {
+        let context = Arc::clone(&context);
+        let plugin_name = choice.plugin_name().to_owned();
+        tokio::task::spawn_blocking(move || context.plugins.get(&plugin_name))
+            .await
+            .map_err(|e| ControllerError::Internal(e.to_string()))?
+            .map_err(|e| ControllerError::Plugin(e.to_string()))?
+    };
+
+    // Only a plugin that declares the need is lent the request's own
+    // private key (a self-signing issuer).
+    let request_key = match request.annotations().get(PRIVATE_KEY_SECRET_NAME) {
+        Some(secret_name) if plugin.needs(Need::RequestKey) => {
             let namespace = request.namespace().unwrap_or_default();
             let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
             let key = secrets
@@ -393,8 +398,10 @@ async fn reconcile(
     if let Some(wait) = wait_before_next_call(next_call, time::OffsetDateTime::now_utc()) {
         return Ok(Action::requeue(wait));
     }
-    let is_acme = choice.plugin_name() == "acme";
-    let presented_challenges = if is_acme {
+    // Orders and Challenges are mirrored for any plugin that reports
+    // order progress.
+    let has_orders = plugin.needs(Need::Orders);
+    let presented_challenges = if has_orders {
         acme::presented_tokens(&context, &request).await?
     } else {
         Vec::new()
@@ -425,7 +432,7 @@ async fn reconcile(
         is_ca: request.spec.is_ca,
         usages,
         issuer: IssuerConfig {
-            kind: issuer.kind.to_owned(),
+            kind: issuer.kind,
             name: reference.name.clone(),
             namespace: issuer.secret_namespace.clone(),
             spec_json: issuer.spec.to_string(),
@@ -436,31 +443,30 @@ async fn reconcile(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        presented_challenges,
     };
     let call_started = std::time::Instant::now();
-    let outcome = {
-        let context = Arc::clone(&context);
-        let plugin_name = choice.plugin_name().to_owned();
+    let reply = {
+        let client = context.client.clone();
         let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            let plugin = context
-                .plugins
-                .get(&plugin_name)
-                .map_err(|e| ControllerError::Plugin(e.to_string()))?;
             let effects = CallEffects {
-                secrets: Arc::new(ApiSecrets::new(context.client.clone(), runtime)),
+                secrets: Arc::new(ApiSecrets::new(client, runtime)),
                 ..CallEffects::default()
             };
             let call = IssueCall {
                 request: wit_request,
                 request_key,
                 state,
+                presented_challenges,
             };
-            Ok::<_, ControllerError>(plugin.issue(call, &effects, &CallLimits::default()))
+            plugin.issue_reporting(call, &effects, &CallLimits::default())
         })
         .await
-        .map_err(|e| ControllerError::Internal(e.to_string()))??
+        .map_err(|e| ControllerError::Internal(e.to_string()))?
+    };
+    let (outcome, order) = match reply {
+        Ok(reply) => (Ok(reply.result), reply.order),
+        Err(error) => (Err(error), None),
     };
     tracing::debug!(
         request = %request.name_any(),
@@ -474,7 +480,7 @@ async fn reconcile(
     );
     match outcome {
         Ok(Ok(IssueOutcome::Issued(issued))) => {
-            if is_acme {
+            if has_orders {
                 acme::finish(
                     &context,
                     &request,
@@ -522,7 +528,7 @@ async fn reconcile(
             }
             // Challenges presented just now: the plugin tells the server to
             // validate them at once rather than after its retry-after.
-            let presented_now = match &pending.order {
+            let presented_now = match &order {
                 Some(order) => acme::sync(&context, &request, order).await?,
                 None => false,
             };
@@ -586,7 +592,7 @@ async fn reconcile(
             Ok(Action::requeue(RETRY_TRANSIENT))
         }
         Ok(Err(failure)) => {
-            if is_acme {
+            if has_orders {
                 acme::finish(&context, &request, None, Some(&failure.message)).await?;
             }
             set_ready(

@@ -19,7 +19,7 @@ use super::events::EventType;
 use super::secrets::ApiSecrets;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain, informers};
 use crate::api::{ClusterIssuer, Issuer, IssuerSpec, IssuerStatus};
-use crate::plugin::bindings::types::IssuerConfig;
+use crate::plugin::bindings::types::{IssuerConfig, IssuerKind};
 use crate::plugin::selection::select_plugin;
 use crate::plugin::{CallEffects, CallLimits};
 use crate::policy::conditions::to_time;
@@ -32,7 +32,7 @@ const NOT_READY_RECHECK: Duration = Duration::from_secs(60);
 /// Validates an issuer spec through its plugin (blocking).
 pub fn validate(
     context: &Context,
-    kind: &str,
+    kind: IssuerKind,
     name: &str,
     namespace: &str,
     spec: &serde_json::Value,
@@ -46,7 +46,7 @@ pub fn validate(
         Err(err) => return Readiness::not_ready("PluginUnavailable", err.to_string()),
     };
     let config = IssuerConfig {
-        kind: kind.to_owned(),
+        kind,
         name: name.to_owned(),
         namespace: namespace.to_owned(),
         spec_json: spec.to_string(),
@@ -87,6 +87,8 @@ trait IssuerResource:
 {
     /// The component name events are recorded under, as cert-manager's.
     const EVENT_COMPONENT: &'static str;
+    /// Which issuer resource this is, as the plugin contract names it.
+    const KIND: IssuerKind;
     fn spec(&self) -> &IssuerSpec;
     fn status(&self) -> Option<&IssuerStatus>;
     fn set_status(&mut self, status: IssuerStatus);
@@ -98,6 +100,7 @@ trait IssuerResource:
 
 impl IssuerResource for Issuer {
     const EVENT_COMPONENT: &'static str = "cert-manager-issuers";
+    const KIND: IssuerKind = IssuerKind::Issuer;
     fn spec(&self) -> &IssuerSpec {
         &self.spec
     }
@@ -117,6 +120,7 @@ impl IssuerResource for Issuer {
 
 impl IssuerResource for ClusterIssuer {
     const EVENT_COMPONENT: &'static str = "cert-manager-clusterissuers";
+    const KIND: IssuerKind = IssuerKind::ClusterIssuer;
     fn spec(&self) -> &IssuerSpec {
         &self.spec
     }
@@ -148,8 +152,7 @@ async fn reconcile<K: IssuerResource>(
     let readiness = {
         let context = Arc::clone(&context);
         let (name, namespace) = (name.clone(), namespace.clone());
-        let kind = K::kind(&()).into_owned();
-        tokio::task::spawn_blocking(move || validate(&context, &kind, &name, &namespace, &spec))
+        tokio::task::spawn_blocking(move || validate(&context, K::KIND, &name, &namespace, &spec))
             .await
             .map_err(|e| ControllerError::Internal(e.to_string()))?
     };

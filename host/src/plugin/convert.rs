@@ -56,3 +56,25 @@ pub fn key_usage(usage: KeyUsage) -> WitKeyUsage {
         KeyUsage::NetscapeSgc => WitKeyUsage::NetscapeSgc,
     }
 }
+
+/// The method's name on the wire.
+pub(crate) fn http_method(method: super::bindings::types::HttpMethod) -> &'static str {
+    use super::bindings::types::HttpMethod;
+    match method {
+        HttpMethod::Get => "GET",
+        HttpMethod::Head => "HEAD",
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Delete => "DELETE",
+        HttpMethod::Patch => "PATCH",
+    }
+}
+
+/// The resource kind, as Kubernetes spells it.
+pub fn issuer_kind_name(kind: super::bindings::types::IssuerKind) -> &'static str {
+    use super::bindings::types::IssuerKind;
+    match kind {
+        IssuerKind::Issuer => "Issuer",
+        IssuerKind::ClusterIssuer => "ClusterIssuer",
+    }
+}

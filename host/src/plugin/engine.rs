@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, OptLevel};
 
-use super::bindings::{v0_1, v0_2, v0_3};
+use super::bindings::{v0_1, v0_2, v0_3, v0_4};
 use super::cache::ComponentCache;
 use super::error::PluginError;
 use super::host_state::HostState;
@@ -73,6 +73,8 @@ impl PluginEngine {
         // Every contract version the host loads is linked at once: their
         // imports have versioned names (`certwasm:issuer/http@0.1.0`), so
         // they do not collide, and a component picks its own.
+        v0_4::Issuer::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(|e| PluginError::Engine(format!("linking host imports (0.4.0): {e:#}")))?;
         v0_3::Issuer::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(|e| PluginError::Engine(format!("linking host imports (0.3.0): {e:#}")))?;
         v0_2::Issuer::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)

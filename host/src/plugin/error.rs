@@ -14,7 +14,8 @@ pub enum PluginError {
     #[error("plugin {name}: not a valid certwasm:issuer component: {reason}")]
     InvalidComponent { name: String, reason: String },
     #[error(
-        "plugin {name}: it does not match any certwasm:issuer world this host loads (0.3.0, 0.2.0, 0.1.0): {reason}"
+        "plugin {name}: it does not match any certwasm:issuer world this host loads ({versions}): {reason}",
+        versions = super::WitVersion::list()
     )]
     Link { name: String, reason: String },
     #[error("reading plugin file {path}: {source}")]

@@ -9,10 +9,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::v0_1::certwasm::issuer as v0_1;
-use super::bindings::v0_2::certwasm::issuer as v0_2;
-use super::bindings::v0_3::certwasm::issuer::{
-    cache, clock, http, issuer_status, log, secrets, signer, types,
+use super::bindings::v0_4::certwasm::issuer::{
+    cache, clock, http, issuer_status, log, orders, secrets, signer, types,
 };
 use super::convert;
 use super::egress::EgressPolicy;
@@ -22,6 +20,7 @@ use super::outbound::{ClientIdentity, Outbound, OutboundRequest};
 use super::secrets::{SecretStore, redact};
 use crate::clock::Clock;
 use crate::pki::{KeyEncoding, PrivateKey};
+use types::HostError;
 
 /// Log lines one call may write before the rest are dropped.
 const MAX_LOG_LINES: u32 = 200;
@@ -132,31 +131,58 @@ pub(crate) struct CallContext {
     pub(crate) outbound: Arc<dyn Outbound>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) deadline: Instant,
-    /// What the plugin reported through `issuer-status`.
+    /// What the plugin reported through `issuer-status` and `orders`.
     pub(crate) reports: StatusReports,
+    /// What `orders.presented` answers: the tokens the host presented
+    /// since the last call.
+    pub(crate) presented: Vec<String>,
     log_lines: u32,
 }
 
-/// What a call reported through the `issuer-status` import.
+/// What a call reported through the `issuer-status` and `orders` imports.
 ///
-/// The contract honours reports only during `validate`, so they are
-/// refused until the runtime [opens](Self::open) them for a `validate`
-/// call; the runtime takes them out when the call returns.
+/// The contract honours an account report only during `validate` and an
+/// order report only during `issue`, so reports are refused until the
+/// runtime [opens](Self::open) them for one of the two; the runtime takes
+/// them out when the call returns.
 #[derive(Debug, Default)]
 pub(crate) struct StatusReports {
-    open: bool,
+    open_for: Option<ReportingCall>,
     acme_account: Option<issuer_status::AcmeAccount>,
+    order: Option<orders::Order>,
+}
+
+/// The export whose reports a call accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReportingCall {
+    Validate,
+    Issue,
 }
 
 impl StatusReports {
-    /// Accepts reports from now on: the call is a `validate`.
-    pub(crate) fn open(&mut self) {
-        self.open = true;
+    /// Accepts the reports `call` may make from now on.
+    pub(crate) fn open(&mut self, call: ReportingCall) {
+        self.open_for = Some(call);
     }
 
     /// The last ACME account reported, if any.
     pub(crate) fn take_acme_account(&mut self) -> Option<issuer_status::AcmeAccount> {
         self.acme_account.take()
+    }
+
+    /// The last order reported, if any.
+    pub(crate) fn take_order(&mut self) -> Option<orders::Order> {
+        self.order.take()
+    }
+
+    /// Records an order a plugin built against an older contract returned
+    /// in its `pending` outcome, as if it had reported it.
+    pub(crate) fn set_order(&mut self, order: orders::Order) {
+        self.order = Some(order);
+    }
+
+    fn accepts(&self, call: ReportingCall) -> bool {
+        self.open_for == Some(call)
     }
 }
 
@@ -190,13 +216,14 @@ impl CallContext {
             clock: effects.clock.clone(),
             deadline,
             reports: StatusReports::default(),
+            presented: Vec::new(),
             log_lines: 0,
         }
     }
 
     /// Refuses Secrets the issuer config does not reference, and says so in
     /// the host's log: a plugin probing for other Secrets is worth noticing.
-    fn check_secret(&self, name: &str) -> Result<(), String> {
+    fn check_secret(&self, name: &str) -> Result<(), HostError> {
         if self.allowed_secrets.contains(name) {
             return Ok(());
         }
@@ -215,17 +242,25 @@ impl CallContext {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        Err(format!(
+        Err(HostError::Denied(format!(
             "Secret {:?} is not referenced by the issuer configuration (referenced: {allowed})",
             name
-        ))
+        )))
     }
 
-    fn remaining(&self) -> Result<Duration, String> {
+    fn remaining(&self) -> Result<Duration, HostError> {
         self.deadline
             .checked_duration_since(Instant::now())
             .filter(|left| !left.is_zero())
-            .ok_or_else(|| "the call's deadline has passed".to_owned())
+            .ok_or_else(|| HostError::Unavailable("the call's deadline has passed".to_owned()))
+    }
+
+    /// Reads a Secret the issuer references; a store failure is passing.
+    fn read_secret(&self, name: &str) -> Result<Option<super::secrets::SecretData>, HostError> {
+        self.check_secret(name)?;
+        self.secrets
+            .get(&self.namespace, name)
+            .map_err(HostError::Unavailable)
     }
 }
 
@@ -237,40 +272,47 @@ impl signer::Host for HostState {
         key: String,
         algorithm: types::SignatureAlgorithm,
         data: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, HostError> {
         if data.len() > MAX_SIGN_INPUT {
-            return Err(format!(
+            return Err(HostError::Invalid(format!(
                 "refusing to sign {} bytes (at most {MAX_SIGN_INPUT})",
                 data.len()
-            ));
+            )));
         }
-        let key = self.call.keys.get(&key)?;
+        let key = self.call.keys.get(&key).map_err(HostError::NotFound)?;
         key.sign(convert::signature_algorithm(algorithm), &data)
-            .map_err(|e| e.to_string())
+            .map_err(|e| HostError::Invalid(e.to_string()))
     }
 
-    fn public_key(&mut self, key: String) -> Result<Vec<u8>, String> {
-        Ok(self.call.keys.get(&key)?.public_key_der())
+    fn public_key(&mut self, key: String) -> Result<Vec<u8>, HostError> {
+        Ok(self
+            .call
+            .keys
+            .get(&key)
+            .map_err(HostError::NotFound)?
+            .public_key_der())
     }
 
-    fn load(&mut self, secret_name: String, field: String) -> Result<String, String> {
-        self.call.check_secret(&secret_name)?;
+    fn load(&mut self, secret_name: String, field: String) -> Result<String, HostError> {
         let namespace = &self.call.namespace;
         let data = self
             .call
-            .secrets
-            .get(namespace, &secret_name)?
-            .ok_or_else(|| format!("secrets \"{secret_name}\" not found"))?;
-        let pem = data
-            .get(&field)
-            .ok_or_else(|| format!("Secret {namespace}/{secret_name} has no {field:?} field"))?;
+            .read_secret(&secret_name)?
+            .ok_or_else(|| HostError::NotFound(format!("secrets \"{secret_name}\" not found")))?;
+        let pem = data.get(&field).ok_or_else(|| {
+            HostError::NotFound(format!(
+                "Secret {namespace}/{secret_name} has no {field:?} field"
+            ))
+        })?;
         let pem = std::str::from_utf8(pem).map_err(|_| {
-            format!("{field:?} of Secret {namespace}/{secret_name} is not PEM text")
+            HostError::Invalid(format!(
+                "{field:?} of Secret {namespace}/{secret_name} is not PEM text"
+            ))
         })?;
         let key = self.call.parsed_keys.parse(pem).map_err(|e| {
-            format!(
+            HostError::Invalid(format!(
                 "{field:?} of Secret {namespace}/{secret_name} is not a usable private key: {e}"
-            )
+            ))
         })?;
         let handle = secret_key_handle(&secret_name, &field);
         Ok(self.call.keys.insert(handle, key))
@@ -280,14 +322,17 @@ impl signer::Host for HostState {
         &mut self,
         secret_name: String,
         algorithm: types::KeyAlgorithm,
-    ) -> Result<String, String> {
+    ) -> Result<String, HostError> {
         self.call.check_secret(&secret_name)?;
-        let key =
-            PrivateKey::generate(convert::key_algorithm(algorithm)).map_err(|e| e.to_string())?;
-        let pem = key.to_pem(KeyEncoding::Pkcs8).map_err(|e| e.to_string())?;
+        let key = PrivateKey::generate(convert::key_algorithm(algorithm))
+            .map_err(|e| HostError::Invalid(e.to_string()))?;
+        let pem = key
+            .to_pem(KeyEncoding::Pkcs8)
+            .map_err(|e| HostError::Invalid(e.to_string()))?;
         self.call
             .secrets
-            .store_key(&self.call.namespace, &secret_name, "tls.key", &pem)?;
+            .store_key(&self.call.namespace, &secret_name, "tls.key", &pem)
+            .map_err(HostError::Unavailable)?;
         let handle = secret_key_handle(&secret_name, "tls.key");
         Ok(self.call.keys.insert(handle, Arc::new(key)))
     }
@@ -301,16 +346,14 @@ impl CallContext {
     fn client_identity(
         &self,
         reference: &types::ClientCertificate,
-    ) -> Result<ClientIdentity, String> {
-        let field = |secret: &str, field: &str| -> Result<Vec<u8>, String> {
-            self.check_secret(secret)?;
+    ) -> Result<ClientIdentity, HostError> {
+        let field = |secret: &str, field: &str| -> Result<Vec<u8>, HostError> {
             let namespace = &self.namespace;
             let data = self
-                .secrets
-                .get(namespace, secret)?
-                .ok_or_else(|| format!("secrets \"{secret}\" not found"))?;
+                .read_secret(secret)?
+                .ok_or_else(|| HostError::NotFound(format!("secrets \"{secret}\" not found")))?;
             data.get(field).cloned().ok_or_else(|| {
-                format!("Secret {namespace}/{secret} has no {field:?} field for the TLS client certificate")
+                HostError::NotFound(format!("Secret {namespace}/{secret} has no {field:?} field for the TLS client certificate"))
             })
         };
         let certificate = field(&reference.certificate_secret, &reference.certificate_field)?;
@@ -318,10 +361,10 @@ impl CallContext {
             .windows(27)
             .any(|w| w == b"-----BEGIN CERTIFICATE-----")
         {
-            return Err(format!(
+            return Err(HostError::Invalid(format!(
                 "{:?} of Secret {}/{} is not a PEM certificate",
                 reference.certificate_field, self.namespace, reference.certificate_secret
-            ));
+            )));
         }
         let key = zeroize::Zeroizing::new(field(&reference.key_secret, &reference.key_field)?);
         Ok(ClientIdentity::from_pem(&certificate, &key))
@@ -332,7 +375,7 @@ impl CallContext {
         &self,
         request: types::HttpRequest,
         tls: Option<types::TlsOptions>,
-    ) -> Result<types::HttpResponse, String> {
+    ) -> Result<types::HttpResponse, HostError> {
         let call = self;
         // The client certificate first: a Secret the issuer does not
         // reference is refused before anything goes out.
@@ -348,20 +391,23 @@ impl CallContext {
         };
         let denied = |err: super::egress::EgressDenied| {
             tracing::warn!(plugin = %call.plugin, subject = %call.subject, "outbound request refused: {err}");
-            format!("request refused: {err}")
+            HostError::Denied(format!("request refused: {err}"))
         };
         let (url, host) = call.egress.check_url(&request.url).map_err(denied)?;
         if (client_identity.is_some() || server_name.is_some()) && url.scheme() != "https" {
             // Silently sending without them would be worse than failing:
             // the plugin believes it authenticates, or checks a name.
-            return Err(format!(
+            return Err(HostError::Invalid(format!(
                 "TLS options (a client certificate or server name) were given for {url}, which is not an https URL"
-            ));
+            )));
         }
         let port = url.port_or_known_default().unwrap_or(443);
         let mut pinned = Vec::new();
         if url.domain().is_some() {
-            let addresses = call.outbound.resolve(&host, port)?;
+            let addresses = call
+                .outbound
+                .resolve(&host, port)
+                .map_err(HostError::Unavailable)?;
             call.egress
                 .check_addresses(&host, &addresses)
                 .map_err(denied)?;
@@ -376,17 +422,20 @@ impl CallContext {
         if let Some(ms) = request.timeout_ms {
             timeout = timeout.min(Duration::from_millis(u64::from(ms)));
         }
-        let response = call.outbound.send(OutboundRequest {
-            method: request.method,
-            url,
-            headers: request.headers,
-            body: request.body,
-            ca_bundle_pem: request.ca_bundle_pem,
-            timeout,
-            pinned,
-            client_identity,
-            server_name,
-        })?;
+        let response = call
+            .outbound
+            .send(OutboundRequest {
+                method: convert::http_method(request.method).to_owned(),
+                url,
+                headers: request.headers,
+                body: request.body,
+                ca_bundle_pem: request.ca_bundle_pem,
+                timeout,
+                pinned,
+                client_identity,
+                server_name,
+            })
+            .map_err(HostError::Unavailable)?;
         Ok(types::HttpResponse {
             status: response.status,
             headers: response.headers,
@@ -396,7 +445,7 @@ impl CallContext {
 }
 
 impl http::Host for HostState {
-    fn send(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, String> {
+    fn send(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, HostError> {
         self.call.send(request, None)
     }
 
@@ -404,7 +453,7 @@ impl http::Host for HostState {
         &mut self,
         request: types::HttpRequest,
         tls: types::TlsOptions,
-    ) -> Result<types::HttpResponse, String> {
+    ) -> Result<types::HttpResponse, HostError> {
         self.call.send(request, Some(tls))
     }
 }
@@ -414,7 +463,7 @@ impl cache::Host for HostState {
         self.call.cache.get(self.call.cache_scope, &key)
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>, ttl_seconds: u32) -> Result<(), String> {
+    fn set(&mut self, key: String, value: Vec<u8>, ttl_seconds: u32) -> Result<(), HostError> {
         self.call
             .cache
             .set(
@@ -423,7 +472,7 @@ impl cache::Host for HostState {
                 value,
                 Duration::from_secs(u64::from(ttl_seconds)),
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| HostError::Invalid(e.to_string()))
     }
 
     fn remove(&mut self, key: String) {
@@ -433,7 +482,7 @@ impl cache::Host for HostState {
 
 impl issuer_status::Host for HostState {
     fn report_acme_account(&mut self, account: issuer_status::AcmeAccount) {
-        if !self.call.reports.open {
+        if !self.call.reports.accepts(ReportingCall::Validate) {
             // Not an error for the plugin to handle: the contract says the
             // report is ignored, and the call goes on.
             tracing::warn!(
@@ -447,10 +496,27 @@ impl issuer_status::Host for HostState {
     }
 }
 
+impl orders::Host for HostState {
+    fn report(&mut self, order: orders::Order) {
+        if !self.call.reports.accepts(ReportingCall::Issue) {
+            tracing::warn!(
+                plugin = %self.call.plugin,
+                subject = %self.call.subject,
+                "plugin reported an order outside issue; ignored"
+            );
+            return;
+        }
+        self.call.reports.order = Some(order);
+    }
+
+    fn presented(&mut self) -> Vec<String> {
+        self.call.presented.clone()
+    }
+}
+
 impl secrets::Host for HostState {
-    fn get(&mut self, name: String) -> Result<Option<types::Secret>, String> {
-        self.call.check_secret(&name)?;
-        let data = self.call.secrets.get(&self.call.namespace, &name)?;
+    fn get(&mut self, name: String) -> Result<Option<types::Secret>, HostError> {
+        let data = self.call.read_secret(&name)?;
         Ok(data.map(|data| types::Secret {
             data: redact(&data),
         }))
@@ -485,145 +551,5 @@ impl log::Host for HostState {
 impl clock::Host for HostState {
     fn now_unix_seconds(&mut self) -> i64 {
         self.call.clock.now_unix_seconds()
-    }
-}
-
-// The 0.2.0 and 0.1.0 imports: the same services under their older names.
-// The types are 0.3.0's (see `bindings`), so each is a plain call of the
-// 0.3.0 one; only `log.level`, declared outside `types`, is converted.
-
-impl v0_2::signer::Host for HostState {
-    fn sign(
-        &mut self,
-        key: String,
-        algorithm: types::SignatureAlgorithm,
-        data: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
-        signer::Host::sign(self, key, algorithm, data)
-    }
-
-    fn public_key(&mut self, key: String) -> Result<Vec<u8>, String> {
-        signer::Host::public_key(self, key)
-    }
-
-    fn load(&mut self, secret_name: String, field: String) -> Result<String, String> {
-        signer::Host::load(self, secret_name, field)
-    }
-
-    fn generate(
-        &mut self,
-        secret_name: String,
-        algorithm: types::KeyAlgorithm,
-    ) -> Result<String, String> {
-        signer::Host::generate(self, secret_name, algorithm)
-    }
-}
-
-impl v0_2::http::Host for HostState {
-    fn send(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, String> {
-        http::Host::send(self, request)
-    }
-
-    fn send_tls(
-        &mut self,
-        request: types::HttpRequest,
-        tls: types::TlsOptions,
-    ) -> Result<types::HttpResponse, String> {
-        http::Host::send_tls(self, request, tls)
-    }
-}
-
-impl v0_2::cache::Host for HostState {
-    fn get(&mut self, key: String) -> Option<Vec<u8>> {
-        cache::Host::get(self, key)
-    }
-
-    fn set(&mut self, key: String, value: Vec<u8>, ttl_seconds: u32) -> Result<(), String> {
-        cache::Host::set(self, key, value, ttl_seconds)
-    }
-
-    fn remove(&mut self, key: String) {
-        cache::Host::remove(self, key);
-    }
-}
-
-impl v0_2::secrets::Host for HostState {
-    fn get(&mut self, name: String) -> Result<Option<types::Secret>, String> {
-        secrets::Host::get(self, name)
-    }
-}
-
-impl v0_2::log::Host for HostState {
-    fn write(&mut self, level: v0_2::log::Level, message: String) {
-        let level = match level {
-            v0_2::log::Level::Debug => log::Level::Debug,
-            v0_2::log::Level::Info => log::Level::Info,
-            v0_2::log::Level::Warn => log::Level::Warn,
-            v0_2::log::Level::Error => log::Level::Error,
-        };
-        log::Host::write(self, level, message);
-    }
-}
-
-impl v0_2::clock::Host for HostState {
-    fn now_unix_seconds(&mut self) -> i64 {
-        clock::Host::now_unix_seconds(self)
-    }
-}
-
-impl v0_1::signer::Host for HostState {
-    fn sign(
-        &mut self,
-        key: String,
-        algorithm: types::SignatureAlgorithm,
-        data: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
-        signer::Host::sign(self, key, algorithm, data)
-    }
-
-    fn public_key(&mut self, key: String) -> Result<Vec<u8>, String> {
-        signer::Host::public_key(self, key)
-    }
-
-    fn load(&mut self, secret_name: String, field: String) -> Result<String, String> {
-        signer::Host::load(self, secret_name, field)
-    }
-
-    fn generate(
-        &mut self,
-        secret_name: String,
-        algorithm: types::KeyAlgorithm,
-    ) -> Result<String, String> {
-        signer::Host::generate(self, secret_name, algorithm)
-    }
-}
-
-impl v0_1::http::Host for HostState {
-    fn send(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, String> {
-        self.call.send(request, None)
-    }
-}
-
-impl v0_1::secrets::Host for HostState {
-    fn get(&mut self, name: String) -> Result<Option<types::Secret>, String> {
-        secrets::Host::get(self, name)
-    }
-}
-
-impl v0_1::log::Host for HostState {
-    fn write(&mut self, level: v0_1::log::Level, message: String) {
-        let level = match level {
-            v0_1::log::Level::Debug => log::Level::Debug,
-            v0_1::log::Level::Info => log::Level::Info,
-            v0_1::log::Level::Warn => log::Level::Warn,
-            v0_1::log::Level::Error => log::Level::Error,
-        };
-        log::Host::write(self, level, message);
-    }
-}
-
-impl v0_1::clock::Host for HostState {
-    fn now_unix_seconds(&mut self) -> i64 {
-        clock::Host::now_unix_seconds(self)
     }
 }

@@ -31,6 +31,8 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::bindings::types::IssuerConfig;
+#[cfg(test)]
+use super::bindings::types::IssuerKind;
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 256;
@@ -64,10 +66,11 @@ impl CacheScope {
     /// The scope of calls that plugin `plugin` makes for `issuer`.
     pub fn for_issuer(plugin: &str, issuer: &IssuerConfig) -> Self {
         let mut digest = Sha256::new();
+        let kind = super::convert::issuer_kind_name(issuer.kind);
         // Length-prefixed, so that no two different tuples hash alike.
         for part in [
             plugin,
-            &issuer.kind,
+            kind,
             &issuer.namespace,
             &issuer.name,
             &issuer.spec_json,
@@ -226,7 +229,7 @@ mod tests {
 
     fn issuer(name: &str, spec: &str) -> IssuerConfig {
         IssuerConfig {
-            kind: "Issuer".into(),
+            kind: IssuerKind::Issuer,
             name: name.into(),
             namespace: "default".into(),
             spec_json: spec.into(),

@@ -19,6 +19,7 @@ mod error;
 mod host_state;
 pub mod issuer_cache;
 mod keyring;
+mod legacy;
 mod limits;
 pub mod outbound;
 mod runtime;
@@ -31,4 +32,6 @@ pub use cache::LoadSource;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use limits::CallLimits;
-pub use runtime::{CallEffects, CallStats, IssueCall, Plugin, PluginCallError, Validated};
+pub use runtime::{
+    CallEffects, CallStats, IssueCall, IssueReply, Plugin, PluginCallError, Validated,
+};

@@ -6,18 +6,20 @@ use std::time::{Duration, Instant};
 use wasmtime::Store;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
+use super::bindings::orders::Order;
 use super::bindings::types::{
-    CertificateRequest, IssueOutcome, IssuerConfig, PluginError as PluginFailure, PluginInfo,
-    Readiness,
+    CertificateRequest, IssueOutcome, IssuerConfig, IssuerKind, Need, PluginError as PluginFailure,
+    PluginInfo, Readiness,
 };
-use super::bindings::{AcmeAccount, WitVersion, v0_1, v0_2, v0_3};
+use super::bindings::{AcmeAccount, WitVersion, v0_1, v0_2, v0_3, v0_4};
 use super::cache::{LoadSource, compile};
 use super::egress::EgressPolicy;
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::error::PluginError;
-use super::host_state::{CallContext, HostState, STDERR_CAPACITY};
+use super::host_state::{CallContext, HostState, ReportingCall, STDERR_CAPACITY};
 use super::issuer_cache::CacheScope;
 use super::keyring::{KeyRing, REQUEST_KEY_HANDLE};
+use super::legacy;
 use super::limits::CallLimits;
 use super::outbound::{Outbound, ReqwestOutbound};
 use super::secrets::{NoSecrets, SecretStore, referenced_secrets};
@@ -55,10 +57,26 @@ impl Default for CallEffects {
 pub struct IssueCall {
     /// The request; its `request_key` is filled in by the runtime.
     pub request: CertificateRequest,
-    /// The CSR's private key, lent to self-signing issuers.
+    /// The CSR's private key, lent only to plugins that declare the
+    /// `request-key` need.
     pub request_key: Option<Arc<PrivateKey>>,
     /// The last `pending.state`, or none on the first call.
     pub state: Option<Vec<u8>>,
+    /// What `orders.presented` answers: tokens of the challenges the host
+    /// presented since the last call (plugins with the `orders` need).
+    pub presented_challenges: Vec<String>,
+}
+
+/// What one `issue` call returned: the outcome, and the order the plugin
+/// reported through `orders` (plugins that declare the `orders` need).
+#[derive(Debug, Clone)]
+pub struct IssueReply {
+    /// The plugin's own answer.
+    pub result: Result<IssueOutcome, PluginFailure>,
+    /// The order as the plugin last reported it during the call.
+    pub order: Option<Order>,
+    /// What the call cost.
+    pub stats: CallStats,
 }
 
 /// A successful `validate`: the plugin's readiness, and what it reported
@@ -111,14 +129,16 @@ pub enum PluginCallError {
 
 /// A component linked against the contract version it was built for.
 enum Pre {
+    V0_4(v0_4::IssuerPre<HostState>),
     V0_3(v0_3::IssuerPre<HostState>),
     V0_2(v0_2::IssuerPre<HostState>),
     V0_1(v0_1::IssuerPre<HostState>),
 }
 
-/// One instance's exports. Every version's exports take and return the
-/// same Rust types (see `bindings`), so calling any is the same code.
+/// One instance's exports. Older versions' values are converted to the
+/// current ones here (see `legacy`), so callers see only 0.4.0.
 enum Exports {
+    V0_4(v0_4::Issuer),
     V0_3(v0_3::Issuer),
     V0_2(v0_2::Issuer),
     V0_1(v0_1::Issuer),
@@ -127,9 +147,10 @@ enum Exports {
 impl Exports {
     fn call_info(&self, store: &mut Store<HostState>) -> wasmtime::Result<PluginInfo> {
         match self {
-            Self::V0_3(issuer) => issuer.call_info(store),
-            Self::V0_2(issuer) => issuer.call_info(store),
-            Self::V0_1(issuer) => issuer.call_info(store),
+            Self::V0_4(issuer) => issuer.call_info(store),
+            Self::V0_3(issuer) => issuer.call_info(store).map(legacy::info),
+            Self::V0_2(issuer) => issuer.call_info(store).map(legacy::info),
+            Self::V0_1(issuer) => issuer.call_info(store).map(legacy::info),
         }
     }
 
@@ -138,10 +159,18 @@ impl Exports {
         store: &mut Store<HostState>,
         config: &IssuerConfig,
     ) -> wasmtime::Result<Result<Readiness, PluginFailure>> {
+        let old = || legacy::issuer_config(config);
         match self {
-            Self::V0_3(issuer) => issuer.call_validate(store, config),
-            Self::V0_2(issuer) => issuer.call_validate(store, config),
-            Self::V0_1(issuer) => issuer.call_validate(store, config),
+            Self::V0_4(issuer) => issuer.call_validate(store, config),
+            Self::V0_3(issuer) => issuer
+                .call_validate(&mut *store, &old())
+                .map(legacy::validated),
+            Self::V0_2(issuer) => issuer
+                .call_validate(&mut *store, &old())
+                .map(legacy::validated),
+            Self::V0_1(issuer) => issuer
+                .call_validate(&mut *store, &old())
+                .map(legacy::validated),
         }
     }
 
@@ -151,11 +180,18 @@ impl Exports {
         request: &CertificateRequest,
         state: Option<&[u8]>,
     ) -> wasmtime::Result<Result<IssueOutcome, PluginFailure>> {
-        match self {
-            Self::V0_3(issuer) => issuer.call_issue(store, request, state),
-            Self::V0_2(issuer) => issuer.call_issue(store, request, state),
-            Self::V0_1(issuer) => issuer.call_issue(store, request, state),
-        }
+        let old = |store: &Store<HostState>| {
+            legacy::request(request, store.data().call.presented.clone())
+        };
+        let result = match self {
+            Self::V0_4(issuer) => return issuer.call_issue(store, request, state),
+            Self::V0_3(issuer) => issuer.call_issue(&mut *store, &old(store), state)?,
+            Self::V0_2(issuer) => issuer.call_issue(&mut *store, &old(store), state)?,
+            Self::V0_1(issuer) => issuer.call_issue(&mut *store, &old(store), state)?,
+        };
+        let (result, order) = legacy::outcome(result);
+        legacy::report_order(store.data_mut(), order);
+        Ok(result)
     }
 }
 
@@ -239,6 +275,7 @@ impl Plugin {
             .instantiate_pre(&component)
             .map_err(link_error)?;
         let pre = match version {
+            WitVersion::V0_4 => Pre::V0_4(v0_4::IssuerPre::new(instance_pre).map_err(link_error)?),
             WitVersion::V0_3 => Pre::V0_3(v0_3::IssuerPre::new(instance_pre).map_err(link_error)?),
             WitVersion::V0_2 => Pre::V0_2(v0_2::IssuerPre::new(instance_pre).map_err(link_error)?),
             WitVersion::V0_1 => Pre::V0_1(v0_1::IssuerPre::new(instance_pre).map_err(link_error)?),
@@ -250,12 +287,13 @@ impl Plugin {
                 version: String::new(),
                 issuer_types: Vec::new(),
                 description: String::new(),
+                needs: Vec::new(),
             },
             pre,
             engine: engine.clone(),
         };
         let config = IssuerConfig {
-            kind: String::new(),
+            kind: IssuerKind::Issuer,
             name: String::new(),
             namespace: String::new(),
             spec_json: "{}".to_owned(),
@@ -286,9 +324,15 @@ impl Plugin {
         &self.info
     }
 
+    /// Whether the plugin declared `need` in its `info`.
+    pub fn needs(&self, need: Need) -> bool {
+        self.info.needs.contains(&need)
+    }
+
     /// The contract version the plugin was built against.
     pub fn wit_version(&self) -> WitVersion {
         match self.pre {
+            Pre::V0_4(_) => WitVersion::V0_4,
             Pre::V0_3(_) => WitVersion::V0_3,
             Pre::V0_2(_) => WitVersion::V0_2,
             Pre::V0_1(_) => WitVersion::V0_1,
@@ -312,7 +356,7 @@ impl Plugin {
             limits,
             KeyRing::default(),
             |issuer, store| {
-                store.data_mut().call.reports.open();
+                store.data_mut().call.reports.open(ReportingCall::Validate);
                 let result = issuer.call_validate(store, config)?;
                 Ok((result, store.data_mut().call.reports.take_acme_account()))
             },
@@ -357,19 +401,36 @@ impl Plugin {
         effects: &CallEffects,
         limits: &CallLimits,
     ) -> Result<(Result<IssueOutcome, PluginFailure>, CallStats), PluginCallError> {
+        self.issue_reporting(call, effects, limits)
+            .map(|reply| (reply.result, reply.stats))
+    }
+
+    /// Runs `issue` and returns everything the call produced: the outcome,
+    /// the order the plugin reported, and the cost.
+    pub fn issue_reporting(
+        &self,
+        call: IssueCall,
+        effects: &CallEffects,
+        limits: &CallLimits,
+    ) -> Result<IssueReply, PluginCallError> {
         let IssueCall {
             mut request,
             request_key,
             state,
+            presented_challenges,
         } = call;
         let mut keys = KeyRing::default();
         request.request_key =
             request_key.map(|key| keys.insert(REQUEST_KEY_HANDLE.to_owned(), key));
         let subject = format!("CertificateRequest {}/{}", request.namespace, request.name);
         let config = request.issuer.clone();
-        let (result, stats) =
+        let ((result, order), stats) =
             self.run(&subject, &config, effects, limits, keys, |issuer, store| {
-                issuer.call_issue(store, &request, state.as_deref())
+                let call = &mut store.data_mut().call;
+                call.reports.open(ReportingCall::Issue);
+                call.presented = presented_challenges;
+                let result = issuer.call_issue(store, &request, state.as_deref())?;
+                Ok((result, store.data_mut().call.reports.take_order()))
             })?;
         match &result {
             Ok(IssueOutcome::Issued(issued)) => {
@@ -383,25 +444,29 @@ impl Plugin {
                     .iter()
                     .map(|e| e.reason.len() + e.message.len())
                     .sum();
-                let order = pending.order.as_ref().map_or(0, |o| {
-                    o.url.len()
-                        + o.reason.len()
-                        + o.challenges
-                            .iter()
-                            .map(|c| {
-                                c.key.len() + c.reason.len() + c.solver_json.len() + c.url.len()
-                            })
-                            .sum::<usize>()
-                });
                 self.check_size(
                     "pending state",
-                    pending.state.len() + pending.waiting_for.len() + events + order,
+                    pending.state.len() + pending.waiting_for.len() + events,
                     limits,
                 )?;
             }
             Err(failure) => self.check_failure_size(failure, limits)?,
         }
-        Ok((result, stats))
+        if let Some(order) = &order {
+            let size = order.url.len()
+                + order.reason.len()
+                + order
+                    .challenges
+                    .iter()
+                    .map(|c| c.key.len() + c.reason.len() + c.solver_json.len() + c.url.len())
+                    .sum::<usize>();
+            self.check_size("order", size, limits)?;
+        }
+        Ok(IssueReply {
+            result,
+            order,
+            stats,
+        })
     }
 
     fn check_failure_size(
@@ -477,6 +542,7 @@ impl Plugin {
         store.epoch_deadline_trap();
 
         let outcome = match &self.pre {
+            Pre::V0_4(pre) => pre.instantiate(&mut store).map(Exports::V0_4),
             Pre::V0_3(pre) => pre.instantiate(&mut store).map(Exports::V0_3),
             Pre::V0_2(pre) => pre.instantiate(&mut store).map(Exports::V0_2),
             Pre::V0_1(pre) => pre.instantiate(&mut store).map(Exports::V0_1),

@@ -1,7 +1,7 @@
 //! An Issuer's (or ClusterIssuer's) status after its plugin validated it:
 //! cert-manager's `Ready` condition, and `status.acme` when the plugin
 //! reported the ACME account it registered or found (the `issuer-status`
-//! import of `certwasm:issuer@0.3.0`).
+//! import of the plugin contract).
 //!
 //! Pure: the controller validates, asks [`next_status`] what the status
 //! should become, and writes it (and an event) only when this says so.

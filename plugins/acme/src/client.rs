@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use certwasm_plugin_sdk::types::HttpMethod;
 use certwasm_plugin_sdk::x509::Signer;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +24,7 @@ pub const BAD_NONCE_ATTEMPTS: u32 = 5;
 /// One HTTP request the protocol wants sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
-    pub method: &'static str,
+    pub method: HttpMethod,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -257,7 +258,7 @@ fn server_error(response: &HttpResponse, now_unix: i64) -> AcmeError {
 pub fn fetch_directory(transport: &dyn Transport, url: &str) -> Result<Directory, AcmeError> {
     let response = transport
         .send(HttpRequest {
-            method: "GET",
+            method: HttpMethod::Get,
             url: url.to_owned(),
             headers: Vec::new(),
             body: Vec::new(),
@@ -351,7 +352,7 @@ impl<'a> Client<'a> {
         let response = self
             .transport
             .send(HttpRequest {
-                method: "HEAD",
+                method: HttpMethod::Head,
                 url: self.new_nonce_url.clone(),
                 headers: Vec::new(),
                 body: Vec::new(),
@@ -397,7 +398,7 @@ impl<'a> Client<'a> {
             let response = self
                 .transport
                 .send(HttpRequest {
-                    method: "POST",
+                    method: HttpMethod::Post,
                     url: url.to_owned(),
                     headers,
                     body,
@@ -605,7 +606,7 @@ mod tests {
         client.post_as_get("https://ca/order/1", None).unwrap();
         let sent = script.sent.borrow();
         assert_eq!(sent.len(), 3);
-        assert_eq!(sent[0].method, "HEAD");
+        assert_eq!(sent[0].method, HttpMethod::Head);
         let nonce_of = |request: &HttpRequest| {
             let jws: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
             let protected: serde_json::Value = serde_json::from_slice(

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 
 use certwasm_plugin_sdk::config::{self, INVALID_CONFIG};
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, IssueOutcome, IssuerConfig, PluginError, Readiness, Secret,
+    CertificateRequest, IssuerConfig, PluginError, Readiness, Secret,
 };
 use certwasm_plugin_sdk::x509::Signer;
 use certwasm_plugin_sdk::{failed, pending};
@@ -40,7 +40,7 @@ use serde::Deserialize;
 
 use crate::account::{AccountSettings, ExternalAccountKey};
 use crate::client::{AcmeError, Client, HttpRequest, HttpResponse, Transport};
-use crate::order::{IssueInput, IssuerSettings};
+use crate::order::{IssueInput, IssuerSettings, Outcome};
 use crate::solver::Solver;
 
 /// `spec.acme` of an Issuer (cert-manager's `ACMEIssuer`).
@@ -353,12 +353,15 @@ pub fn validate(config: &IssuerConfig, host: &dyn AcmeHost) -> Result<Validated,
     }
 }
 
-/// Advances a request's issuance by one step (see [`order`]).
+/// Advances a request's issuance by one step (see [`order`]). `presented`
+/// is what `orders.presented` answered: the challenges the host has
+/// presented since the last call.
 pub fn issue(
     request: &CertificateRequest,
     state: Option<&[u8]>,
+    presented: &[String],
     host: &dyn AcmeHost,
-) -> Result<IssueOutcome, PluginError> {
+) -> Result<Outcome, PluginError> {
     let settings = settings(&request.issuer)?;
     let ca_bundle_pem = ca_bundle(&settings)?;
     let selector = &settings.private_key_secret_ref;
@@ -388,7 +391,7 @@ pub fn issue(
     let input = IssueInput {
         csr_pem: &request.csr_pem,
         duration_seconds: request.duration_seconds,
-        presented: &request.presented_challenges,
+        presented,
         labels: BTreeMap::new(),
         now_unix: host.now_unix(),
     };
@@ -401,15 +404,15 @@ mod component {
 
     use certwasm_plugin_sdk::bindings::Guest;
     use certwasm_plugin_sdk::bindings::certwasm::issuer::issuer_status::{self, AcmeAccount};
-    use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, http, secrets};
+    use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, http, orders, secrets};
     use certwasm_plugin_sdk::host::HostKey;
     use certwasm_plugin_sdk::types::{
-        self, CertificateRequest, IssueOutcome, IssuerConfig, KeyAlgorithm, PluginError,
+        self, CertificateRequest, IssueOutcome, IssuerConfig, KeyAlgorithm, Need, PluginError,
         PluginInfo, Readiness, Secret,
     };
     use certwasm_plugin_sdk::x509::Signer;
 
-    use super::{AcmeHost, HttpRequest, HttpResponse};
+    use super::{AcmeHost, HttpRequest, HttpResponse, Outcome};
 
     /// Per request; the host caps it at the time left in the call.
     const HTTP_TIMEOUT_MS: u32 = 30_000;
@@ -430,7 +433,7 @@ mod component {
         }
 
         fn secret(&self, name: &str) -> Result<Option<Secret>, String> {
-            secrets::get(name)
+            secrets::get(name).map_err(|e| e.message().to_owned())
         }
 
         fn send(
@@ -439,13 +442,14 @@ mod component {
             ca_bundle_pem: Option<&str>,
         ) -> Result<HttpResponse, String> {
             let response = http::send(&types::HttpRequest {
-                method: request.method.to_owned(),
+                method: request.method,
                 url: request.url,
                 headers: request.headers,
                 body: request.body,
                 ca_bundle_pem: ca_bundle_pem.map(str::to_owned),
                 timeout_ms: Some(HTTP_TIMEOUT_MS),
-            })?;
+            })
+            .map_err(|e| e.message().to_owned())?;
             Ok(HttpResponse {
                 status: response.status,
                 headers: response.headers,
@@ -466,6 +470,8 @@ mod component {
                 name: "acme".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 issuer_types: vec!["acme".into()],
+                // Orders and challenges, mirrored and presented by the host.
+                needs: vec![Need::Orders],
                 description: "Certificates from an ACME (RFC 8555) server such as Let's Encrypt (cert-manager's ACME issuer).".into(),
             }
         }
@@ -484,7 +490,16 @@ mod component {
             request: CertificateRequest,
             state: Option<Vec<u8>>,
         ) -> Result<IssueOutcome, PluginError> {
-            super::issue(&request, state.as_deref(), &Imports)
+            let presented = orders::presented();
+            match super::issue(&request, state.as_deref(), &presented, &Imports)? {
+                Outcome::Issued(issued) => Ok(IssueOutcome::Issued(issued)),
+                Outcome::Pending(pending, order) => {
+                    if let Some(order) = order {
+                        orders::report(&order);
+                    }
+                    Ok(IssueOutcome::Pending(pending))
+                }
+            }
         }
     }
 
@@ -497,7 +512,7 @@ mod tests {
 
     fn config(spec: serde_json::Value) -> IssuerConfig {
         IssuerConfig {
-            kind: "Issuer".into(),
+            kind: IssuerKind::Issuer,
             name: "acme".into(),
             namespace: "default".into(),
             spec_json: spec.to_string(),

@@ -23,9 +23,11 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use certwasm_plugin_sdk::types::{
-    Challenge, Event, EventType, IssueOutcome, Issued, Order, Pending, PluginError,
+use certwasm_plugin_sdk::bindings::certwasm::issuer::orders::{
+    Challenge, ChallengeState as ReportedChallengeState, ChallengeType, Order,
+    OrderState as ReportedOrderState,
 };
+use certwasm_plugin_sdk::types::{Event, EventType, Issued, Pending, PluginError};
 use certwasm_plugin_sdk::x509::{self, Signer};
 use certwasm_plugin_sdk::{failed, pending};
 use serde::{Deserialize, Serialize};
@@ -176,6 +178,16 @@ const BACKOFF_SECONDS: u64 = 30;
 const FAILED: &str = "Failed";
 const PENDING: &str = "Pending";
 
+/// What one call of [`advance`] produced.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The certificate chain.
+    Issued(Issued),
+    /// Issuance goes on. The order, as it stands, is what the component
+    /// reports through `orders.report` for the host to mirror and present.
+    Pending(Pending, Option<Order>),
+}
+
 /// Advances the issuance by one call (see the module docs). `state` is the
 /// last `pending.state`, none on the first call.
 pub fn advance(
@@ -184,7 +196,7 @@ pub fn advance(
     settings: &IssuerSettings<'_>,
     input: &IssueInput<'_>,
     state: Option<&[u8]>,
-) -> Result<IssueOutcome, PluginError> {
+) -> Result<Outcome, PluginError> {
     let saved = state.map(State::from_bytes).transpose().map_err(|e| {
         failed(
             FAILED,
@@ -233,7 +245,7 @@ pub fn advance(
     state.nonce = client.take_nonce();
     let jwk = client.jwk().clone();
     match step {
-        Ok(Step::Issued(chain)) => Ok(IssueOutcome::Issued(Issued {
+        Ok(Step::Issued(chain)) => Ok(Outcome::Issued(Issued {
             certificate_chain_pem: chain,
             ca_pem: None,
         })),
@@ -783,17 +795,18 @@ fn pending_outcome(
     retry_after_ms: u64,
     waiting_for: String,
     events: Vec<Event>,
-) -> IssueOutcome {
-    IssueOutcome::Pending(Pending {
+) -> Outcome {
+    let pending = Pending {
         state: state.to_bytes(),
         retry_after_ms,
         waiting_for,
         events,
-        order: state
-            .order
-            .as_ref()
-            .map(|order| order_record(order, jwk, settings.solvers)),
-    })
+    };
+    let order = state
+        .order
+        .as_ref()
+        .map(|order| order_record(order, jwk, settings.solvers));
+    Outcome::Pending(pending, order)
 }
 
 /// The WIT `order` record: the order and, per authorization that needed
@@ -805,20 +818,20 @@ pub fn order_record(order: &OrderState, jwk: &AccountJwk, solvers: &[Solver]) ->
         .filter_map(|authorization| {
             let chosen = authorization.challenge.as_ref()?;
             let key_authorization = jwk.key_authorization(&chosen.token);
-            let key = if chosen.kind == "dns-01" {
-                jose::dns01_value(&key_authorization)
+            let (challenge_type, key) = if chosen.kind == "dns-01" {
+                (ChallengeType::Dns01, jose::dns01_value(&key_authorization))
             } else {
-                key_authorization
+                (ChallengeType::Http01, key_authorization)
             };
             Some(Challenge {
                 url: chosen.url.clone(),
                 authorization_url: authorization.url.clone(),
-                challenge_type: chosen.kind.clone(),
+                challenge_type,
                 dns_name: authorization.identifier.clone(),
                 wildcard: authorization.wildcard,
                 token: chosen.token.clone(),
                 key,
-                state: chosen.status.clone(),
+                state: challenge_state(&chosen.status),
                 reason: chosen.error.clone(),
                 solver_json: solvers
                     .get(chosen.solver)
@@ -829,11 +842,33 @@ pub fn order_record(order: &OrderState, jwk: &AccountJwk, solvers: &[Solver]) ->
         .collect();
     Order {
         url: order.url.clone(),
-        state: order.status.clone(),
+        state: order_state(&order.status),
         reason: order.error.clone(),
         finalize_url: order.finalize.clone(),
         certificate_url: order.certificate.clone(),
         challenges,
+    }
+}
+
+/// An order status as RFC 8555 7.1.6 spells it. A status the RFC does not
+/// define is reported as `pending`: not final, so the host keeps waiting.
+fn order_state(status: &str) -> ReportedOrderState {
+    match status {
+        "ready" => ReportedOrderState::Ready,
+        "processing" => ReportedOrderState::Processing,
+        "valid" => ReportedOrderState::Valid,
+        "invalid" => ReportedOrderState::Invalid,
+        _ => ReportedOrderState::Pending,
+    }
+}
+
+/// A challenge status as RFC 8555 7.1.6 spells it; unknown is `pending`.
+fn challenge_state(status: &str) -> ReportedChallengeState {
+    match status {
+        "processing" => ReportedChallengeState::Processing,
+        "valid" => ReportedChallengeState::Valid,
+        "invalid" => ReportedChallengeState::Invalid,
+        _ => ReportedChallengeState::Pending,
     }
 }
 
@@ -999,14 +1034,14 @@ mod tests {
         }
     }
 
-    fn run(responses: Vec<client::HttpResponse>) -> Result<IssueOutcome, PluginError> {
+    fn run(responses: Vec<client::HttpResponse>) -> Result<Outcome, PluginError> {
         run_from(&sample_state().to_bytes(), responses)
     }
 
     fn run_from(
         state: &[u8],
         responses: Vec<client::HttpResponse>,
-    ) -> Result<IssueOutcome, PluginError> {
+    ) -> Result<Outcome, PluginError> {
         let key = certwasm_plugin_sdk::testing::OpensslKey::generate(
             certwasm_plugin_sdk::testing::KeyKind::EcdsaP256,
         );
@@ -1032,7 +1067,7 @@ mod tests {
 
     /// Runs one call from `state`; the pending wait and the next state.
     fn poll_once(state: &[u8], answer: client::HttpResponse) -> (u64, Vec<u8>) {
-        let IssueOutcome::Pending(pending) = run_from(state, vec![answer]).unwrap() else {
+        let Outcome::Pending(pending, _) = run_from(state, vec![answer]).unwrap() else {
             panic!("pending expected");
         };
         (pending.retry_after_ms, pending.state)
@@ -1076,7 +1111,7 @@ mod tests {
             serde_json::json!({"type": "urn:ietf:params:acme:error:rateLimited", "detail": "too many requests"}),
         )])
         .unwrap();
-        let IssueOutcome::Pending(pending) = outcome else {
+        let Outcome::Pending(pending, _) = outcome else {
             panic!("pending expected");
         };
         assert_eq!(pending.retry_after_ms, 120_000);
@@ -1090,11 +1125,11 @@ mod tests {
         assert_eq!(state.order, sample_state().order);
         assert_eq!(state.nonce.as_deref(), Some("fresh"));
         // A transport failure mid-order is kept the same way.
-        let IssueOutcome::Pending(pending) = run(Vec::new()).unwrap() else {
+        let Outcome::Pending(pending, order) = run(Vec::new()).unwrap() else {
             panic!("pending expected");
         };
         assert_eq!(pending.retry_after_ms, BACKOFF_SECONDS * 1000);
-        assert_eq!(pending.order.unwrap().url, "https://ca/order/7");
+        assert_eq!(order.unwrap().url, "https://ca/order/7");
     }
 
     #[test]

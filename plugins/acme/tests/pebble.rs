@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use certwasm_plugin_acme::client::{HttpRequest, HttpResponse};
-use certwasm_plugin_acme::order::State;
+use certwasm_plugin_acme::order::{Outcome, State};
 use certwasm_plugin_acme::{AcmeHost, Validated, issue, validate};
+use certwasm_plugin_sdk::bindings::certwasm::issuer::orders::{ChallengeType, Order, OrderState};
 use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey, openssl, verify};
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, IssueOutcome, IssuerConfig, Pending, PluginError, Secret,
-    SignatureAlgorithm,
+    CertificateRequest, IssuerConfig, IssuerKind, PluginError, Secret, SignatureAlgorithm,
 };
 use certwasm_plugin_sdk::x509::Signer;
 use p256::ecdsa::SigningKey;
@@ -241,6 +241,8 @@ struct TestHost {
     /// nonce (Pebble rejects some on purpose) is retried and creates nothing.
     orders_created: RefCell<usize>,
     bad_nonces: RefCell<usize>,
+    /// What `orders.presented` answers: the challenges presented so far.
+    presented: RefCell<Vec<String>>,
 }
 
 impl TestHost {
@@ -252,6 +254,7 @@ impl TestHost {
             sent: RefCell::default(),
             orders_created: RefCell::default(),
             bad_nonces: RefCell::default(),
+            presented: RefCell::default(),
         }
     }
 
@@ -305,8 +308,8 @@ impl AcmeHost for TestHost {
             .clone();
         self.sent
             .borrow_mut()
-            .push((request.method.to_owned(), request.url.clone()));
-        let mut call = agent.request(request.method, &request.url);
+            .push((request.method.to_string(), request.url.clone()));
+        let mut call = agent.request(request.method.as_str(), &request.url);
         for (name, value) in &request.headers {
             call = call.set(name, value);
         }
@@ -368,7 +371,7 @@ fn issuer(pebble: &Pebble, extra: serde_json::Value) -> IssuerConfig {
         acme.extend(extra.clone());
     }
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "pebble".into(),
         namespace: "default".into(),
         spec_json: serde_json::json!({ "acme": acme }).to_string(),
@@ -386,22 +389,35 @@ fn request(issuer: IssuerConfig, csr_pem: String) -> CertificateRequest {
         issuer,
         request_key: None,
         annotations: Vec::new(),
-        presented_challenges: Vec::new(),
     }
 }
 
 /// One `issue` call as the host makes it: retryable errors keep the last
 /// state; `pending` replaces it.
 enum Call {
-    Pending(Pending),
+    Pending(Progress),
     Issued(String),
     Retry(PluginError),
 }
 
+/// A `pending` outcome with the order the plugin reports with it.
+struct Progress {
+    state: Vec<u8>,
+    retry_after_ms: u64,
+    waiting_for: String,
+    order: Option<Order>,
+}
+
 fn call(host: &TestHost, request: &CertificateRequest, state: Option<&[u8]>) -> Call {
-    match issue(request, state, host) {
-        Ok(IssueOutcome::Pending(pending)) => Call::Pending(pending),
-        Ok(IssueOutcome::Issued(issued)) => {
+    let presented = host.presented.borrow().clone();
+    match issue(request, state, &presented, host) {
+        Ok(Outcome::Pending(pending, order)) => Call::Pending(Progress {
+            state: pending.state,
+            retry_after_ms: pending.retry_after_ms,
+            waiting_for: pending.waiting_for,
+            order,
+        }),
+        Ok(Outcome::Issued(issued)) => {
             assert!(issued.ca_pem.is_none(), "ACME gives no ca.crt");
             Call::Issued(issued.certificate_chain_pem)
         }
@@ -427,7 +443,7 @@ fn drive(
             Call::Pending(pending) => {
                 let order = pending.order.expect("an order once past newOrder");
                 order_urls.push(order.url.clone());
-                request.presented_challenges =
+                *host.presented.borrow_mut() =
                     order.challenges.iter().map(|c| c.token.clone()).collect();
                 state = Some(pending.state);
                 std::thread::sleep(Duration::from_millis(pending.retry_after_ms.min(300)));
@@ -519,7 +535,7 @@ fn validates_and_issues_for_two_names_through_both_challenge_types() {
         panic!("the first call is pending");
     };
     let order = first.order.clone().expect("order");
-    assert_eq!(order.state, "pending");
+    assert_eq!(order.state, OrderState::Pending);
     assert!(order.url.starts_with("https://127.0.0.1:"), "{}", order.url);
     assert_eq!(order.challenges.len(), 2);
     let www = order
@@ -533,8 +549,8 @@ fn validates_and_issues_for_two_names_through_both_challenge_types() {
         .find(|c| c.dns_name == "api.dns.example.com")
         .expect("api");
     assert_eq!(
-        (www.challenge_type.as_str(), api.challenge_type.as_str()),
-        ("http-01", "dns-01")
+        (www.challenge_type, api.challenge_type),
+        (ChallengeType::Http01, ChallengeType::Dns01)
     );
     assert!(www.solver_json.contains("nginx") && api.solver_json.contains("rfc2136"));
     let thumbprint = www.key.split_once('.').expect("key authorization").1;
@@ -652,7 +668,7 @@ fn a_restarted_host_resumes_the_same_order_and_gets_the_preferred_chain() {
 
     // A new host (nothing in memory but the Secrets and the state bytes).
     let restarted = host.restarted();
-    request.presented_challenges = saved
+    *restarted.presented.borrow_mut() = saved
         .order
         .expect("order")
         .authorizations

@@ -300,7 +300,7 @@ struct Imports;
 
 impl CaHost for Imports {
     fn secret(&self, name: &str) -> Result<Option<Secret>, String> {
-        secrets::get(name)
+        secrets::get(name).map_err(|e| e.message().to_owned())
     }
 
     fn load_key(&self, secret: &str, field: &str) -> Result<Box<dyn Signer + '_>, String> {
@@ -321,6 +321,7 @@ impl Guest for Ca {
             description:
                 "Certificates signed by a CA key pair kept in a Secret (cert-manager's CA issuer)."
                     .into(),
+            needs: Vec::new(),
         }
     }
 

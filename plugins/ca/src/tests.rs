@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey, verify};
-use certwasm_plugin_sdk::types::{IssuerConfig, KeyUsage};
+use certwasm_plugin_sdk::types::{IssuerConfig, IssuerKind, KeyUsage};
 
 use super::*;
 
@@ -48,7 +48,7 @@ impl CaHost for FakeHost {
 
 fn config(spec: serde_json::Value) -> IssuerConfig {
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "ca-issuer".into(),
         namespace: "default".into(),
         spec_json: spec.to_string(),

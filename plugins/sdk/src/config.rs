@@ -11,6 +11,8 @@ use std::marker::PhantomData;
 use serde::Deserializer;
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 
+#[cfg(test)]
+use crate::types::IssuerKind;
 use crate::types::{IssuerConfig, PluginError};
 
 /// cert-manager's reason for an issuer spec that cannot be used.
@@ -84,7 +86,7 @@ mod tests {
 
     fn config(spec: &str) -> IssuerConfig {
         IssuerConfig {
-            kind: "Issuer".into(),
+            kind: IssuerKind::Issuer,
             name: "test".into(),
             namespace: "default".into(),
             spec_json: spec.into(),

@@ -7,7 +7,7 @@
 
 use std::fmt::Display;
 
-use crate::types::PluginError;
+use crate::types::{HostError, PluginError};
 
 /// An error the host will not retry (cert-manager's `Failed`): a request the
 /// issuer refuses, a configuration that cannot work as written.
@@ -26,6 +26,30 @@ pub fn pending(reason: &str, message: impl Into<String>) -> PluginError {
         reason: reason.to_owned(),
         message: message.into(),
         retryable: true,
+    }
+}
+
+/// Turns a failed import into a [`PluginError`] worded
+/// `"<context>: <the host's sentence>"`, retryable exactly when the host's
+/// error is a passing fault (`unavailable`): a refused grant or a missing
+/// Secret needs a change first, so retrying it would only repeat it.
+///
+/// ```
+/// use certwasm_plugin_sdk::host_failure;
+/// use certwasm_plugin_sdk::types::HostError;
+/// let read: Result<(), HostError> = Err(HostError::NotFound("secrets \"ca\" not found".into()));
+/// let error = read.map_err(host_failure("ErrGetKeyPair", "Failed to read the CA Secret")).unwrap_err();
+/// assert_eq!(error.message, "Failed to read the CA Secret: secrets \"ca\" not found");
+/// assert!(!error.retryable);
+/// ```
+pub fn host_failure<'a>(
+    reason: &'a str,
+    context: &'a str,
+) -> impl FnOnce(HostError) -> PluginError + 'a {
+    move |error| PluginError {
+        reason: reason.to_owned(),
+        message: format!("{context}: {}", error.message()),
+        retryable: error.is_retryable(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Private keys the host keeps, used through the `signer` import.
 
 use crate::bindings::certwasm::issuer::signer;
-use crate::types::{KeyAlgorithm, KeyHandle, SignatureAlgorithm};
+use crate::types::{HostError, KeyAlgorithm, KeyHandle, SignatureAlgorithm};
 use crate::x509::{self, Signer, X509Error};
 
 /// A private key the host holds; the plugin has only its handle, its public
@@ -17,10 +17,10 @@ pub struct HostKey {
 }
 
 /// Why a [`HostKey`] could not be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum HostKeyError {
-    /// The host refused or failed (its message, worded for a user).
-    Host(String),
+    /// The host refused or failed (its error says which, worded for a user).
+    Host(HostError),
     /// The key is one certificates cannot be signed with.
     Unsupported(X509Error),
 }
@@ -28,13 +28,21 @@ pub enum HostKeyError {
 impl std::fmt::Display for HostKeyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Host(message) => f.write_str(message),
+            Self::Host(error) => f.write_str(error.message()),
             Self::Unsupported(e) => e.fmt(f),
         }
     }
 }
 
 impl std::error::Error for HostKeyError {}
+
+impl HostKeyError {
+    /// Whether trying again later may succeed (the host's error was a
+    /// passing fault, such as the cluster's API being unreachable).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Host(error) if error.is_retryable())
+    }
+}
 
 impl HostKey {
     /// Wraps a handle the host granted (the request's `request-key`, or one
@@ -76,7 +84,7 @@ impl Signer for HostKey {
     }
 
     fn sign(&self, algorithm: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, String> {
-        signer::sign(&self.handle, algorithm, data)
+        signer::sign(&self.handle, algorithm, data).map_err(|e| e.message().to_owned())
     }
 
     fn signature_algorithm(&self) -> Result<SignatureAlgorithm, X509Error> {

@@ -8,7 +8,8 @@ use certwasm_plugin_sdk::bindings::Guest;
 use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, log};
 use certwasm_plugin_sdk::host::HostKey;
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, IssueOutcome, Issued, IssuerConfig, PluginError, PluginInfo, Readiness,
+    CertificateRequest, IssueOutcome, Issued, IssuerConfig, Need, PluginError, PluginInfo,
+    Readiness,
 };
 use certwasm_plugin_sdk::x509::{self, CertificateParams, Csr, Issuer, Signer, X509Error};
 use certwasm_plugin_sdk::{PRIVATE_KEY_SECRET_ANNOTATION, ResultExt, config, failed, pending};
@@ -113,6 +114,8 @@ impl Guest for SelfSigned {
             version: env!("CARGO_PKG_VERSION").into(),
             issuer_types: vec!["selfSigned".into()],
             description: "Self-signed certificates, signed with each request's own private key (cert-manager's SelfSigned issuer).".into(),
+            // Self-signing means signing with the request's own key.
+            needs: vec![Need::RequestKey],
         }
     }
 
@@ -141,6 +144,7 @@ certwasm_plugin_sdk::export!(SelfSigned);
 #[cfg(test)]
 mod tests {
     use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey, verify};
+    use certwasm_plugin_sdk::types::IssuerKind;
 
     use super::*;
 
@@ -155,7 +159,7 @@ mod tests {
             is_ca: true,
             usages: Vec::new(),
             issuer: IssuerConfig {
-                kind: "ClusterIssuer".into(),
+                kind: IssuerKind::ClusterIssuer,
                 name: "selfsigned".into(),
                 namespace: "cert-manager".into(),
                 spec_json: spec.into(),

@@ -43,8 +43,8 @@ use certwasm_plugin_sdk::bindings::Guest;
 use certwasm_plugin_sdk::bindings::certwasm::issuer::{cache, http, log, secrets};
 use certwasm_plugin_sdk::config::issuer_section;
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, HttpRequest, HttpResponse, IssueOutcome, Issued, IssuerConfig, PluginError,
-    PluginInfo, Readiness, Secret, TlsOptions,
+    CertificateRequest, HttpMethod, HttpRequest, HttpResponse, IssueOutcome, Issued, IssuerConfig,
+    PluginError, PluginInfo, Readiness, Secret, TlsOptions,
 };
 use certwasm_plugin_sdk::x509::DEFAULT_DURATION_SECONDS;
 use certwasm_plugin_sdk::{failed, pending};
@@ -253,7 +253,7 @@ impl<'h> Client<'h> {
     /// One call to Vault.
     fn call(
         &self,
-        method: &str,
+        method: HttpMethod,
         url: String,
         body: Option<&Value>,
         token: Option<&str>,
@@ -268,9 +268,13 @@ impl<'h> Client<'h> {
 
     /// `GET /v1/sys/health` (root namespace, no token).
     fn check_health(&self) -> Result<(), String> {
-        let request =
-            self.endpoint
-                .request("GET", self.endpoint.v1_url("sys/health"), None, None, false);
+        let request = self.endpoint.request(
+            HttpMethod::Get,
+            self.endpoint.v1_url("sys/health"),
+            None,
+            None,
+            false,
+        );
         let response = self.host.send(request.clone(), self.endpoint.tls_options());
         protocol::health(&request, response.as_ref().map_err(String::as_str))
     }
@@ -287,7 +291,7 @@ impl<'h> Client<'h> {
                     self.secret_text(&reference.name, reference.key_or(DEFAULT_TOKEN_KEY))?;
                 if verify {
                     let url = self.endpoint.v1_url("auth/token/lookup-self");
-                    self.call("GET", url, None, Some(&token))
+                    self.call(HttpMethod::Get, url, None, Some(&token))
                         .map_err(SetupError::TokenCheck)?;
                 }
                 self.token = Some(token);
@@ -345,7 +349,9 @@ impl<'h> Client<'h> {
             self.token_cached = true;
             return Ok(());
         }
-        let response = self.call("POST", url, Some(&body), None).map_err(wrap)?;
+        let response = self
+            .call(HttpMethod::Post, url, Some(&body), None)
+            .map_err(wrap)?;
         let login = protocol::login(&response).map_err(wrap)?;
         if let Some(seconds) = login.cache_seconds()
             && let Err(why) = self.host.cache_set(&key, login.token.as_bytes(), seconds)
@@ -375,7 +381,7 @@ impl<'h> Client<'h> {
         let duration = request.duration_seconds.unwrap_or(DEFAULT_DURATION_SECONDS);
         let body = protocol::sign_body(&request.csr_pem, &names, duration);
         let url = self.endpoint.v1_url(&self.path);
-        let response = self.call("POST", url, Some(&body), self.token.as_deref())?;
+        let response = self.call(HttpMethod::Post, url, Some(&body), self.token.as_deref())?;
         for warning in protocol::warnings(&response) {
             self.host.warn(&format!("Vault warned: {warning}"));
         }
@@ -458,7 +464,7 @@ struct Imports;
 
 impl VaultHost for Imports {
     fn secret(&self, name: &str) -> Result<Option<Secret>, String> {
-        secrets::get(name)
+        secrets::get(name).map_err(|e| e.message().to_owned())
     }
 
     fn send(&self, request: HttpRequest, tls: Option<TlsOptions>) -> Result<HttpResponse, String> {
@@ -466,6 +472,7 @@ impl VaultHost for Imports {
             Some(tls) => http::send_tls(&request, &tls),
             None => http::send(&request),
         }
+        .map_err(|e| e.message().to_owned())
     }
 
     fn warn(&self, message: &str) {
@@ -477,7 +484,7 @@ impl VaultHost for Imports {
     }
 
     fn cache_set(&self, key: &str, value: &[u8], ttl_seconds: u32) -> Result<(), String> {
-        cache::set(key, value, ttl_seconds)
+        cache::set(key, value, ttl_seconds).map_err(|e| e.message().to_owned())
     }
 
     fn cache_remove(&self, key: &str) {
@@ -494,6 +501,7 @@ impl Guest for Vault {
             version: env!("CARGO_PKG_VERSION").into(),
             issuer_types: vec!["vault".into()],
             description: "Certificates signed by a HashiCorp Vault or OpenBao PKI secrets engine (cert-manager's Vault issuer).".into(),
+            needs: Vec::new(),
         }
     }
 

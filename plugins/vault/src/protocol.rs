@@ -4,7 +4,7 @@
 //! calls the host, so every wire detail is unit-tested natively.
 
 use certwasm_plugin_sdk::types::{
-    ClientCertificate, HttpRequest, HttpResponse, Issued, TlsOptions,
+    ClientCertificate, HttpMethod, HttpRequest, HttpResponse, Issued, TlsOptions,
 };
 use certwasm_plugin_sdk::x509::{self, PemBundle};
 use serde_json::{Value, json};
@@ -87,7 +87,7 @@ impl Endpoint {
     /// cert-manager always asks of the root namespace.
     pub fn request(
         &self,
-        method: &str,
+        method: HttpMethod,
         url: String,
         token: Option<&str>,
         body: Option<&Value>,
@@ -108,7 +108,7 @@ impl Endpoint {
             None => Vec::new(),
         };
         HttpRequest {
-            method: method.to_owned(),
+            method,
             url,
             headers,
             body,
@@ -272,7 +272,7 @@ fn one_line(message: &str) -> String {
 pub fn read_response(request: &HttpRequest, response: &HttpResponse) -> Result<Value, VaultError> {
     if !(200..300).contains(&response.status) {
         return Err(VaultError::Api {
-            method: request.method.clone(),
+            method: request.method.to_string(),
             url: request.url.clone(),
             status: response.status,
             errors: error_messages(&response.body),

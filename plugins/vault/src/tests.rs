@@ -10,6 +10,7 @@ use certwasm_plugin_sdk::x509::{self, Certificate, CertificateParams, Issuer};
 use serde_json::json;
 
 use super::*;
+use certwasm_plugin_sdk::types::IssuerKind;
 
 const NOW: i64 = 1_790_000_000;
 
@@ -118,7 +119,7 @@ fn healthy() -> Result<HttpResponse, String> {
 
 fn issuer(vault: serde_json::Value) -> IssuerConfig {
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "vault".into(),
         namespace: "default".into(),
         spec_json: json!({ "vault": vault }).to_string(),

@@ -20,10 +20,33 @@ fn attack(config: &IssuerConfig) -> String {
         .unwrap_or_else(|| "none".to_owned())
 }
 
-fn fail(message: String) -> PluginError {
+/// What a failure says: a host error's own sentence, or the plugin's.
+trait Said {
+    fn said(self) -> String;
+}
+
+impl Said for String {
+    fn said(self) -> String {
+        self
+    }
+}
+
+impl Said for &str {
+    fn said(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl Said for HostError {
+    fn said(self) -> String {
+        self.message().to_owned()
+    }
+}
+
+fn fail(message: impl Said) -> PluginError {
     PluginError {
         reason: "Hostile".into(),
-        message,
+        message: message.said(),
         retryable: false,
     }
 }
@@ -45,7 +68,7 @@ fn report(uri: &str) {
 
 fn http_request(url: &str) -> HttpRequest {
     HttpRequest {
-        method: "GET".into(),
+        method: HttpMethod::Get,
         url: url.into(),
         headers: Vec::new(),
         body: Vec::new(),
@@ -55,7 +78,7 @@ fn http_request(url: &str) -> HttpRequest {
 }
 
 fn get(url: &str) -> Result<HttpResponse, String> {
-    http::send(&http_request(url))
+    http::send(&http_request(url)).map_err(Said::said)
 }
 
 /// Recursion that lives on the wasm call stack (its frames hold no
@@ -88,6 +111,7 @@ impl Guest for Hostile {
             version: env!("CARGO_PKG_VERSION").into(),
             issuer_types: vec!["plugin".into()],
             description: "Misbehaves on request; for sandbox tests only.".into(),
+            needs: Vec::new(),
         }
     }
 
@@ -108,7 +132,7 @@ impl Guest for Hostile {
             // A report from a validation that fails is dropped.
             "report-then-fail" => {
                 report("https://acme.test/my-account/3");
-                Err(fail("failed after reporting".into()))
+                Err(fail("failed after reporting"))
             }
             _ => Ok(Readiness {
                 reason: "IsReady".into(),
@@ -148,7 +172,6 @@ impl Guest for Hostile {
                         retry_after_ms: 0,
                         waiting_for: "got through".into(),
                         events: Vec::new(),
-                        order: None,
                     })
                 })
                 .map_err(fail),
@@ -167,7 +190,7 @@ impl Guest for Hostile {
                 // the key is usable only through a handle.
                 let secret = secrets::get("referenced")
                     .map_err(fail)?
-                    .ok_or_else(|| fail("missing".into()))?;
+                    .ok_or_else(|| fail("missing"))?;
                 let fields: Vec<String> = secret.data.iter().map(|(k, _)| k.clone()).collect();
                 let handle = signer::load("referenced", "tls.key").map_err(fail)?;
                 let spki = signer::public_key(&handle).map_err(fail)?;
