@@ -136,7 +136,7 @@ fn a_plugin_built_against_0_1_0_still_works() {
         "{said}"
     );
     let (current, _) = Plugin::load(&engine, "hostile", HOSTILE).unwrap();
-    assert_eq!(current.wit_version(), WitVersion::V0_3);
+    assert_eq!(current.wit_version(), WitVersion::V0_4);
     assert_eq!(current.wit_version(), WitVersion::CURRENT);
 
     let (effects, limits) = (effects(Arc::default()), CallLimits::default());

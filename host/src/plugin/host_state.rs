@@ -175,12 +175,6 @@ impl StatusReports {
         self.order.take()
     }
 
-    /// Records an order a plugin built against an older contract returned
-    /// in its `pending` outcome, as if it had reported it.
-    pub(crate) fn set_order(&mut self, order: orders::Order) {
-        self.order = Some(order);
-    }
-
     fn accepts(&self, call: ReportingCall) -> bool {
         self.open_for == Some(call)
     }

@@ -180,14 +180,15 @@ impl Exports {
         request: &CertificateRequest,
         state: Option<&[u8]>,
     ) -> wasmtime::Result<Result<IssueOutcome, PluginFailure>> {
-        let old = |store: &Store<HostState>| {
-            legacy::request(request, store.data().call.presented.clone())
-        };
+        if let Self::V0_4(issuer) = self {
+            return issuer.call_issue(store, request, state);
+        }
+        let old = legacy::request(request, store.data().call.presented.clone());
         let result = match self {
-            Self::V0_4(issuer) => return issuer.call_issue(store, request, state),
-            Self::V0_3(issuer) => issuer.call_issue(&mut *store, &old(store), state)?,
-            Self::V0_2(issuer) => issuer.call_issue(&mut *store, &old(store), state)?,
-            Self::V0_1(issuer) => issuer.call_issue(&mut *store, &old(store), state)?,
+            Self::V0_4(_) => unreachable!("answered above"),
+            Self::V0_3(issuer) => issuer.call_issue(&mut *store, &old, state)?,
+            Self::V0_2(issuer) => issuer.call_issue(&mut *store, &old, state)?,
+            Self::V0_1(issuer) => issuer.call_issue(&mut *store, &old, state)?,
         };
         let (result, order) = legacy::outcome(result);
         legacy::report_order(store.data_mut(), order);
@@ -348,7 +349,12 @@ impl Plugin {
         effects: &CallEffects,
         limits: &CallLimits,
     ) -> Result<Result<Validated, PluginFailure>, PluginCallError> {
-        let subject = format!("{} {}/{}", config.kind, config.namespace, config.name);
+        let subject = format!(
+            "{} {}/{}",
+            super::convert::issuer_kind_name(config.kind),
+            config.namespace,
+            config.name
+        );
         let ((result, acme_account), _) = self.run(
             &subject,
             config,
