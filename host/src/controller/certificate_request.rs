@@ -442,12 +442,14 @@ async fn reconcile(
     let outcome = {
         let context = Arc::clone(&context);
         let plugin_name = choice.plugin_name().to_owned();
+        let scope = (issuer.kind != "ClusterIssuer").then(|| issuer.secret_namespace.clone());
         let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let plugin = context
                 .plugins
-                .get(&plugin_name)
-                .map_err(|e| ControllerError::Plugin(e.to_string()))?;
+                .resolve(&plugin_name, scope.as_deref())
+                .map_err(|e| ControllerError::Plugin(e.to_string()))?
+                .plugin;
             let effects = CallEffects {
                 secrets: Arc::new(ApiSecrets::new(context.client.clone(), runtime)),
                 ..CallEffects::default()

@@ -16,6 +16,7 @@ use super::bindings::v0_3::certwasm::issuer::{
 };
 use super::convert;
 use super::egress::EgressPolicy;
+use super::grants::Grants;
 use super::issuer_cache::{CacheScope, IssuerCache};
 use super::keyring::{KeyRing, secret_key_handle};
 use super::outbound::{ClientIdentity, Outbound, OutboundRequest};
@@ -135,6 +136,7 @@ pub(crate) struct CallContext {
     /// What the plugin reported through `issuer-status`.
     pub(crate) reports: StatusReports,
     log_lines: u32,
+    pub(crate) grants: Arc<Grants>,
 }
 
 /// What a call reported through the `issuer-status` import.
@@ -174,6 +176,7 @@ impl CallContext {
         cache_scope: CacheScope,
         effects: &super::CallEffects,
         deadline: Instant,
+        grants: Arc<Grants>,
     ) -> Self {
         Self {
             plugin,
@@ -191,12 +194,14 @@ impl CallContext {
             deadline,
             reports: StatusReports::default(),
             log_lines: 0,
+            grants,
         }
     }
 
     /// Refuses Secrets the issuer config does not reference, and says so in
     /// the host's log: a plugin probing for other Secrets is worth noticing.
     fn check_secret(&self, name: &str) -> Result<(), String> {
+        self.grants.may_read_secrets(&self.plugin)?;
         if self.allowed_secrets.contains(name) {
             return Ok(());
         }
@@ -281,6 +286,7 @@ impl signer::Host for HostState {
         secret_name: String,
         algorithm: types::KeyAlgorithm,
     ) -> Result<String, String> {
+        self.call.grants.may_generate_keys(&self.call.plugin)?;
         self.call.check_secret(&secret_name)?;
         let key =
             PrivateKey::generate(convert::key_algorithm(algorithm)).map_err(|e| e.to_string())?;
@@ -351,6 +357,7 @@ impl CallContext {
             format!("request refused: {err}")
         };
         let (url, host) = call.egress.check_url(&request.url).map_err(denied)?;
+        call.grants.allows_host(&call.plugin, &host)?;
         if (client_identity.is_some() || server_name.is_some()) && url.scheme() != "https" {
             // Silently sending without them would be worse than failing:
             // the plugin believes it authenticates, or checks a name.

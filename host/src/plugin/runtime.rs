@@ -14,6 +14,7 @@ use super::bindings::{AcmeAccount, WitVersion, v0_1, v0_2, v0_3};
 use super::cache::{LoadSource, compile};
 use super::egress::EgressPolicy;
 use super::engine::{EPOCH_TICK, PluginEngine};
+use super::grants::Grants;
 use super::error::PluginError;
 use super::host_state::{CallContext, HostState, STDERR_CAPACITY};
 use super::issuer_cache::CacheScope;
@@ -201,6 +202,7 @@ pub struct Plugin {
     info: PluginInfo,
     pre: Pre,
     engine: PluginEngine,
+    pub(super) grants: Arc<Grants>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -253,6 +255,7 @@ impl Plugin {
             },
             pre,
             engine: engine.clone(),
+            grants: Arc::default(),
         };
         let config = IssuerConfig {
             kind: String::new(),
@@ -448,6 +451,7 @@ impl Plugin {
                 plugin: self.name.clone(),
                 reason: format!("the issuer spec is not valid JSON: {e}"),
             })?;
+        let limits = &self.grants.limits(limits);
         let started = Instant::now();
         let call = CallContext::new(
             self.name.clone(),
@@ -461,6 +465,7 @@ impl Plugin {
             CacheScope::for_issuer(&self.name, config),
             effects,
             started + limits.deadline,
+            Arc::clone(&self.grants),
         );
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let mut store = Store::new(
