@@ -164,7 +164,10 @@ pub fn validate(document: &BundleDocument) -> Result<Bundle, ManifestError> {
         errors.push(if document.kind.is_empty() {
             "kind: Required value".to_owned()
         } else {
-            format!("kind: Unsupported value: {:?}: supported values: {KIND:?}", document.kind)
+            format!(
+                "kind: Unsupported value: {:?}: supported values: {KIND:?}",
+                document.kind
+            )
         });
     }
     let mut names = BTreeSet::new();
@@ -213,7 +216,9 @@ pub fn validate(document: &BundleDocument) -> Result<Bundle, ManifestError> {
                 None
             }
             Some(digest) => normalize_digest(digest)
-                .map_err(|why| errors.push(format!("{at}.sha256: Invalid value: {digest:?}: {why}")))
+                .map_err(|why| {
+                    errors.push(format!("{at}.sha256: Invalid value: {digest:?}: {why}"))
+                })
                 .ok(),
         };
         let mut allow_hosts = BTreeSet::new();
@@ -222,7 +227,9 @@ pub fn validate(document: &BundleDocument) -> Result<Bundle, ManifestError> {
                 Ok(host) => {
                     allow_hosts.insert(host);
                 }
-                Err(why) => errors.push(format!("{at}.allowHosts[{i}]: Invalid value: {host:?}: {why}")),
+                Err(why) => errors.push(format!(
+                    "{at}.allowHosts[{i}]: Invalid value: {host:?}: {why}"
+                )),
             }
         }
         let memory_bytes = entry.memory.as_ref().and_then(|text| {
@@ -444,13 +451,22 @@ plugins:
         .unwrap();
         let ca = bundle.entry("my-ca").unwrap();
         assert_eq!(ca.sha256, DIGEST);
-        assert_eq!(ca.component, ComponentSource::Path("plugins/my_ca.wasm".into()));
+        assert_eq!(
+            ca.component,
+            ComponentSource::Path("plugins/my_ca.wasm".into())
+        );
         assert_eq!(ca.grants.memory_bytes, Some(32 << 20));
         assert_eq!(ca.grants.timeout, Some(Duration::from_secs(5)));
         assert!(ca.grants.secrets && !ca.grants.generate_keys);
         let hosts = ca.grants.allow_hosts.clone().unwrap();
-        assert!(hosts.contains("pki.example.com") && hosts.contains("*.corp.example") && hosts.contains("::1"));
-        assert!(ca.grants.allows_namespace(Some("team-a")) && !ca.grants.allows_namespace(Some("b")));
+        assert!(
+            hosts.contains("pki.example.com")
+                && hosts.contains("*.corp.example")
+                && hosts.contains("::1")
+        );
+        assert!(
+            ca.grants.allows_namespace(Some("team-a")) && !ca.grants.allows_namespace(Some("b"))
+        );
         let acme = bundle.entry("acme").unwrap();
         assert_eq!(acme.replaces.as_deref(), Some("acme"));
         assert!(matches!(acme.component, ComponentSource::Oci(_)));
@@ -507,7 +523,8 @@ plugins:
         assert_eq!(
             errors,
             vec![
-                "apiVersion: Unsupported value: \"v1\": supported values: \"certwasm.io/v1alpha1\"".to_owned(),
+                "apiVersion: Unsupported value: \"v1\": supported values: \"certwasm.io/v1alpha1\""
+                    .to_owned(),
                 "kind: Required value".to_owned()
             ]
         );

@@ -85,12 +85,12 @@ pub struct OciReference {
 impl OciReference {
     /// Parses `oci://REGISTRY/REPO[:TAG][@sha256:...]`.
     pub fn parse(text: &str) -> Result<Self, OciError> {
-        let bare = text
-            .strip_prefix("oci://")
-            .ok_or_else(|| OciError::Reference(text.to_owned(), "it must start with oci://".into()))?;
-        let reference: Reference = bare
-            .parse()
-            .map_err(|e: oci_client::ParseError| OciError::Reference(text.to_owned(), e.to_string()))?;
+        let bare = text.strip_prefix("oci://").ok_or_else(|| {
+            OciError::Reference(text.to_owned(), "it must start with oci://".into())
+        })?;
+        let reference: Reference = bare.parse().map_err(|e: oci_client::ParseError| {
+            OciError::Reference(text.to_owned(), e.to_string())
+        })?;
         Ok(Self {
             text: text.to_owned(),
             reference,
@@ -237,8 +237,7 @@ impl Session {
         // Plain HTTP only where nothing travels over a network: a loopback
         // registry that does not speak TLS (as Docker treats localhost), or
         // a registry the operator named.
-        let plain = named
-            || (is_loopback(&registry) && !speaks_tls(&registry, &extra_root_certificates).await);
+        let plain = named || (is_loopback(&registry) && !speaks_tls(&registry).await);
         let protocol = if plain {
             ClientProtocol::Http
         } else {
@@ -272,7 +271,7 @@ impl Session {
         self.client
             .push_blob(at, data, &digest)
             .await
-            .map_err(|e| self.fail(format!("pushing blob {digest}: {e}")))?;
+            .map_err(|e| self.fail(format!("pushing blob {digest}: {}", chain(&e))))?;
         Ok(digest)
     }
 
@@ -303,7 +302,7 @@ impl Session {
                     .map_err(|e: reqwest::header::InvalidHeaderValue| self.fail(e))?,
             )
             .await
-            .map_err(|e| self.fail(format!("pushing manifest {at}: {e}")))?;
+            .map_err(|e| self.fail(format!("pushing manifest {at}: {}", chain(&e))))?;
         Ok(digest)
     }
 
@@ -313,22 +312,39 @@ impl Session {
         self.client
             .pull_blob(at, digest, &mut out)
             .await
-            .map_err(|e| self.fail(format!("pulling blob {digest}: {e}")))?;
+            .map_err(|e| self.fail(format!("pulling blob {digest}: {}", chain(&e))))?;
         Ok(out)
     }
 }
 
-/// Whether a loopback registry answers TLS (any HTTP answer over HTTPS).
-async fn speaks_tls(registry: &str, roots: &[Certificate]) -> bool {
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(5));
-    for root in roots {
-        if let Ok(certificate) = reqwest::Certificate::from_pem(&root.data) {
-            builder = builder.add_root_certificate(certificate);
+/// An error with its causes (a TLS failure hides under "error sending
+/// request").
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
         }
+        source = cause.source();
     }
-    let Ok(client) = builder.build() else {
+    text
+}
+
+/// Whether a loopback registry answers TLS at all (any HTTP answer over
+/// HTTPS). Certificates are not checked by this probe, which sends nothing
+/// but `GET /v2/`: a registry whose certificate is not trusted must fail
+/// its verification later, not be taken for a plain-HTTP one (credentials
+/// would then travel in clear).
+async fn speaks_tls(registry: &str) -> bool {
+    let Ok(client) = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(5))
+        .danger_accept_invalid_certs(true)
+        .build()
+    else {
         return false;
     };
     client
@@ -402,7 +418,9 @@ pub async fn push(
         layers.push(layer);
     }
     let yaml = manifest::to_yaml(&document).map_err(|e| session.fail(e))?;
-    session.push_blob(&target.reference, yaml.as_bytes()).await?;
+    session
+        .push_blob(&target.reference, yaml.as_bytes())
+        .await?;
     let bundle = OciImageManifest {
         media_type: Some(OCI_IMAGE_MEDIA_TYPE.to_owned()),
         config: descriptor(BUNDLE_MEDIA_TYPE, yaml.as_bytes(), None),
@@ -435,7 +453,7 @@ pub async fn pull(reference: &str, options: &RegistryOptions) -> Result<PulledBu
         .client
         .pull_manifest_raw(&source.reference, &session.auth, &[OCI_IMAGE_MEDIA_TYPE])
         .await
-        .map_err(|e| session.fail(format!("pulling {reference}: {e}")))?;
+        .map_err(|e| session.fail(format!("pulling {reference}: {}", chain(&e))))?;
     let digest_hex = sha256_hex(&body);
     if let Some(pinned) = source.digest_hex()
         && pinned != digest_hex
@@ -445,10 +463,11 @@ pub async fn pull(reference: &str, options: &RegistryOptions) -> Result<PulledBu
             reason: format!("the registry answered a manifest with digest sha256:{digest_hex}"),
         });
     }
-    let bundle: OciImageManifest = serde_json::from_slice(&body).map_err(|e| OciError::Content {
-        reference: reference.to_owned(),
-        reason: format!("not an OCI image manifest: {e}"),
-    })?;
+    let bundle: OciImageManifest =
+        serde_json::from_slice(&body).map_err(|e| OciError::Content {
+            reference: reference.to_owned(),
+            reason: format!("not an OCI image manifest: {e}"),
+        })?;
     if bundle.config.media_type != BUNDLE_MEDIA_TYPE {
         return Err(OciError::Content {
             reference: reference.to_owned(),
@@ -478,7 +497,10 @@ pub async fn pull(reference: &str, options: &RegistryOptions) -> Result<PulledBu
         let ComponentSource::Oci(component) = &entry.component else {
             return Err(OciError::Content {
                 reference: reference.to_owned(),
-                reason: format!("plugin {:?} names a file, not a registry component", entry.name),
+                reason: format!(
+                    "plugin {:?} names a file, not a registry component",
+                    entry.name
+                ),
             });
         };
         let component = OciReference::parse(component)?;
@@ -521,10 +543,13 @@ pub fn write_bundle_dir(pulled: &PulledBundle, dir: &Path) -> Result<PathBuf, Oc
     let mut document = pulled.document.clone();
     for entry in &mut document.plugins {
         let file = format!("{}.wasm", entry.name);
-        let bytes = pulled.components.get(&entry.name).ok_or_else(|| OciError::Content {
-            reference: entry.component.clone(),
-            reason: "not pulled".into(),
-        })?;
+        let bytes = pulled
+            .components
+            .get(&entry.name)
+            .ok_or_else(|| OciError::Content {
+                reference: entry.component.clone(),
+                reason: "not pulled".into(),
+            })?;
         let path = dir.join(&file);
         std::fs::write(&path, bytes).map_err(io(&path))?;
         entry.component = file;
@@ -548,7 +573,9 @@ pub async fn pull_cached(
 ) -> Result<PathBuf, OciError> {
     let source = OciReference::parse(reference)?;
     if let Some(digest) = source.digest_hex() {
-        let cached = cache_dir.join(format!("sha256-{digest}")).join("plugins.yaml");
+        let cached = cache_dir
+            .join(format!("sha256-{digest}"))
+            .join("plugins.yaml");
         if cached.exists() {
             tracing::info!(bundle = reference, path = %cached.display(), "plugin bundle from the local cache");
             return Ok(cached);
@@ -558,7 +585,11 @@ pub async fn pull_cached(
     let dir = cache_dir.join(format!("sha256-{}", pulled.digest_hex));
     // Written beside, then renamed: a crash never leaves a half bundle
     // under the digest's name.
-    let staging = cache_dir.join(format!(".pull-{}-{}", std::process::id(), pulled.digest_hex));
+    let staging = cache_dir.join(format!(
+        ".pull-{}-{}",
+        std::process::id(),
+        pulled.digest_hex
+    ));
     let _ = std::fs::remove_dir_all(&staging);
     write_bundle_dir(&pulled, &staging)?;
     match std::fs::rename(&staging, &dir) {

@@ -154,12 +154,15 @@ impl PluginBundleArgs {
     /// compiled plugins cached in `cache_dir` and pulled bundles under
     /// `cache_dir/bundles`. Any bundle that does not verify stops the start.
     pub async fn plugin_set(&self, cache_dir: Option<PathBuf>) -> Result<PluginSet> {
-        let plugins = PluginSet::new(cache_dir.clone())?.with_poll_interval(self.plugin_bundle_poll);
+        let plugins =
+            PluginSet::new(cache_dir.clone())?.with_poll_interval(self.plugin_bundle_poll);
         let options = self.registry.options();
         for source in &self.plugin_bundles {
             let (path, watched) = if source.starts_with("oci://") {
                 let Some(cache) = &cache_dir else {
-                    bail!("--plugin-bundle {source} needs a plugin cache directory (--plugin-cache)");
+                    bail!(
+                        "--plugin-bundle {source} needs a plugin cache directory (--plugin-cache)"
+                    );
                 };
                 let path = oci::pull_cached(source, &cache.join("bundles"), &options)
                     .await
@@ -183,11 +186,21 @@ pub fn run(command: BundleCommand) -> Result<i32> {
     match command {
         BundleCommand::Add(args) => add(*args),
         BundleCommand::Inspect(args) => {
-            print!("{}", inspect(&args.manifest, args.cache_dir.or_else(super::default_cache_dir))?);
+            print!(
+                "{}",
+                inspect(
+                    &args.manifest,
+                    args.cache_dir.or_else(super::default_cache_dir)
+                )?
+            );
             Ok(0)
         }
         BundleCommand::Push(args) => {
-            let pinned = block_on(oci::push(&args.manifest, &args.target, &args.registry.options()))??;
+            let pinned = block_on(oci::push(
+                &args.manifest,
+                &args.target,
+                &args.registry.options(),
+            ))??;
             println!("{pinned}");
             Ok(0)
         }
@@ -217,7 +230,11 @@ pub fn add(args: AddArgs) -> Result<i32> {
         None => args
             .component
             .file_stem()
-            .map(|stem| stem.to_string_lossy().replace('_', "-").to_ascii_lowercase())
+            .map(|stem| {
+                stem.to_string_lossy()
+                    .replace('_', "-")
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default(),
     };
     let sha256 = sha256_hex(&bytes);
@@ -336,7 +353,11 @@ pub fn inspect(manifest_path: &Path, cache_dir: Option<PathBuf>) -> Result<Strin
                     .map(|list| list.join(","))
                     .unwrap_or_default(),
             ),
-            Err(err) => ("-".to_owned(), "-".to_owned(), format!("does not load: {err}")),
+            Err(err) => (
+                "-".to_owned(),
+                "-".to_owned(),
+                format!("does not load: {err}"),
+            ),
         };
         let mut name = entry.name.clone();
         if let Some(replaced) = &entry.replaces {
@@ -347,7 +368,11 @@ pub fn inspect(manifest_path: &Path, cache_dir: Option<PathBuf>) -> Result<Strin
             version,
             wit,
             entry.sha256[..12].to_owned(),
-            if asks.is_empty() { "-".to_owned() } else { asks },
+            if asks.is_empty() {
+                "-".to_owned()
+            } else {
+                asks
+            },
             describe_grants(&entry.grants),
         ]);
     }

@@ -91,20 +91,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
                 .unwrap_or_else(|| args.data_dir.join("plugin-cache"));
             Some(args.bundles.plugin_set(Some(cache)).await?)
         };
-        let running = start_with_plugins(RunConfig {
-            data_dir: args.data_dir.clone(),
-            api_address: args.api_address,
-            manifests: args.manifests.clone(),
-            export_dir: args.export_dir.clone(),
-            controller: crate::controller::Options {
-                auto_approve: !args.no_auto_approve,
-                cluster_resource_namespace: args.cluster_resource_namespace.clone(),
-                solvers: args.solvers.options(false),
-                concurrent_workers: args.concurrent_workers,
+        let running = start_with_plugins(
+            RunConfig {
+                data_dir: args.data_dir.clone(),
+                api_address: args.api_address,
+                manifests: args.manifests.clone(),
+                export_dir: args.export_dir.clone(),
+                controller: crate::controller::Options {
+                    auto_approve: !args.no_auto_approve,
+                    cluster_resource_namespace: args.cluster_resource_namespace.clone(),
+                    solvers: args.solvers.options(false),
+                    concurrent_workers: args.concurrent_workers,
+                },
+                controllers: !args.api_only,
+                metrics_address: args.metrics_listen_address.0,
             },
-            controllers: !args.api_only,
-            metrics_address: args.metrics_listen_address.0,
-        }, plugins)
+            plugins,
+        )
         .await?;
         let server = &running.api;
         eprintln!(

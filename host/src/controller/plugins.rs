@@ -25,7 +25,10 @@ pub const DEFAULT_BUNDLE_POLL: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PluginResolveError {
     #[error("no plugin is called {name:?} (available: {})", available.join(", "))]
-    NotFound { name: String, available: Vec<String> },
+    NotFound {
+        name: String,
+        available: Vec<String>,
+    },
     #[error("plugin {name:?} could not be loaded: {reason}")]
     LoadFailed { name: String, reason: String },
     #[error(
@@ -286,7 +289,14 @@ impl PluginSet {
             .iter()
             .enumerate()
             .filter(|(_, bundle)| bundle.watched)
-            .map(|(i, b)| (i, b.path.clone(), b.manifest_sha256.clone(), b.refused_sha256.clone()))
+            .map(|(i, b)| {
+                (
+                    i,
+                    b.path.clone(),
+                    b.manifest_sha256.clone(),
+                    b.refused_sha256.clone(),
+                )
+            })
             .collect();
         let mut swapped = 0;
         for (index, path, current, refused) in watched {

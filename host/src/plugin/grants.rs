@@ -19,7 +19,9 @@ use super::limits::CallLimits;
 pub enum GrantDenied {
     #[error("host {host:?} is not in the plugin bundle's allowHosts for plugin {plugin:?}")]
     Host { plugin: String, host: String },
-    #[error("plugin {plugin:?} may not read Secrets: its plugin bundle entry does not grant secrets")]
+    #[error(
+        "plugin {plugin:?} may not read Secrets: its plugin bundle entry does not grant secrets"
+    )]
     Secrets { plugin: String },
     #[error(
         "plugin {plugin:?} may not generate private keys: its plugin bundle entry does not grant generateKeys"
@@ -122,12 +124,14 @@ impl Grants {
             return Ok(());
         };
         let host = host.to_ascii_lowercase();
-        let matches = allowed.iter().any(|pattern| match pattern.strip_prefix("*.") {
-            Some(domain) => host
-                .strip_suffix(domain)
-                .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
-            None => *pattern == host,
-        });
+        let matches = allowed
+            .iter()
+            .any(|pattern| match pattern.strip_prefix("*.") {
+                Some(domain) => host
+                    .strip_suffix(domain)
+                    .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+                None => *pattern == host,
+            });
         if matches {
             Ok(())
         } else {
@@ -195,7 +199,14 @@ mod tests {
 
     fn granted() -> Grants {
         Grants {
-            allow_hosts: Some(["pki.example.com".into(), "*.corp.example".into(), "127.0.0.1".into()].into()),
+            allow_hosts: Some(
+                [
+                    "pki.example.com".into(),
+                    "*.corp.example".into(),
+                    "127.0.0.1".into(),
+                ]
+                .into(),
+            ),
             secrets: false,
             generate_keys: false,
             memory_bytes: Some(32 << 20),
@@ -221,14 +232,30 @@ mod tests {
             err.to_string(),
             r#"host "x" is not in the plugin bundle's allowHosts for plugin "cfssl""#
         );
-        assert!(Grants::unrestricted().allows_host("ca", "anything.example").is_ok());
+        assert!(
+            Grants::unrestricted()
+                .allows_host("ca", "anything.example")
+                .is_ok()
+        );
     }
 
     #[test]
     fn secrets_and_keys_need_their_grants() {
         let grants = granted();
-        assert!(grants.may_read_secrets("p").unwrap_err().to_string().contains("secrets"));
-        assert!(grants.may_generate_keys("p").unwrap_err().to_string().contains("generateKeys"));
+        assert!(
+            grants
+                .may_read_secrets("p")
+                .unwrap_err()
+                .to_string()
+                .contains("secrets")
+        );
+        assert!(
+            grants
+                .may_generate_keys("p")
+                .unwrap_err()
+                .to_string()
+                .contains("generateKeys")
+        );
         let open = Grants::unrestricted();
         assert!(open.may_read_secrets("p").is_ok());
         assert!(open.may_generate_keys("p").is_ok());
