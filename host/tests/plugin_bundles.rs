@@ -3,6 +3,8 @@
 //! plain and with TLS and basic auth), and `certwasm run --plugin-bundle`
 //! issuing through a plugin loaded from a bundle.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{Read, Write};
@@ -992,7 +994,7 @@ spec:
     // Served by the bundle's my-ca (it replaces the bundled ca): Ready,
     // naming the plugin, its version and its digest.
     let ready = wait_issuer(&server, "team-a", "team-issuer", "True|");
-    assert!(ready.contains(&format!("(plugin my-ca ")), "{ready}");
+    assert!(ready.contains("(plugin my-ca "), "{ready}");
     assert!(ready.contains(&format!("sha256:{ca})")), "{ready}");
     server.kubectl_until(
         &[
