@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod apiserver;
+pub mod bundle;
 pub mod cli;
 pub mod clock;
 pub mod controller;

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::controller::leader::{self, ElectionConfig};
-use crate::controller::{self, Context, Options, PluginSet};
+use crate::controller::{self, Context, Options};
 
 /// Arguments of `certwasm controller`.
 #[derive(Debug, Args)]
@@ -40,6 +40,8 @@ pub struct ControllerArgs {
     pub metrics_listen_address: super::run::ListenAddress,
     #[command(flatten)]
     pub solvers: super::solver_args::SolverArgs,
+    #[command(flatten)]
+    pub bundles: super::bundle::PluginBundleArgs,
 }
 
 /// This replica's name in the Lease: the pod's name when the Deployment
@@ -62,8 +64,13 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
         let client = kube::Client::try_default()
             .await
             .context("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG)")?;
-        let cache_dir = args.cache_dir.clone().or_else(super::default_cache_dir);
-        let plugins = PluginSet::new(cache_dir)?;
+        let cache_dir = args
+            .bundles
+            .plugin_cache
+            .clone()
+            .or_else(|| args.cache_dir.clone())
+            .or_else(super::default_cache_dir);
+        let plugins = args.bundles.plugin_set(cache_dir).await?;
         let context = Arc::new(Context::new(
             client,
             plugins,

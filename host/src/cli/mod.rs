@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod approve;
+pub mod bundle;
 mod check;
 mod controller;
 mod inspect;
@@ -37,6 +38,10 @@ pub enum Command {
     /// Work with issuer plugins without a cluster.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Build, inspect, push and pull plugin bundles: pinned components
+    /// with the grants an operator gives them.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Run the controllers against a Kubernetes cluster (in-cluster
     /// configuration or KUBECONFIG).
     Controller(Box<controller::ControllerArgs>),
@@ -95,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin(PluginCommand::Test(args)) => plugin_test::run(*args),
         Command::Plugin(PluginCommand::Info(args)) => plugin_info::run(args),
         Command::Plugin(PluginCommand::List) => plugin_info::list(),
+        Command::Bundle(command) => bundle::run(command),
         Command::Run(args) => run::run(*args),
         Command::Controller(args) => controller::run(*args),
         Command::Approve(args) => approve::run(args, true),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::run::{RunConfig, start};
+use crate::run::{RunConfig, start_with_plugins};
 
 /// Arguments of `certwasm run`.
 #[derive(Debug, Args)]
@@ -49,6 +49,8 @@ pub struct RunArgs {
     pub metrics_listen_address: ListenAddress,
     #[command(flatten)]
     pub solvers: super::solver_args::SolverArgs,
+    #[command(flatten)]
+    pub bundles: super::bundle::PluginBundleArgs,
 }
 
 /// A listen address, or `off`.
@@ -79,20 +81,33 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let started = std::time::Instant::now();
-        let running = start(RunConfig {
-            data_dir: args.data_dir.clone(),
-            api_address: args.api_address,
-            manifests: args.manifests.clone(),
-            export_dir: args.export_dir.clone(),
-            controller: crate::controller::Options {
-                auto_approve: !args.no_auto_approve,
-                cluster_resource_namespace: args.cluster_resource_namespace.clone(),
-                solvers: args.solvers.options(false),
-                concurrent_workers: args.concurrent_workers,
+        let plugins = if args.api_only {
+            None
+        } else {
+            let cache = args
+                .bundles
+                .plugin_cache
+                .clone()
+                .unwrap_or_else(|| args.data_dir.join("plugin-cache"));
+            Some(args.bundles.plugin_set(Some(cache)).await?)
+        };
+        let running = start_with_plugins(
+            RunConfig {
+                data_dir: args.data_dir.clone(),
+                api_address: args.api_address,
+                manifests: args.manifests.clone(),
+                export_dir: args.export_dir.clone(),
+                controller: crate::controller::Options {
+                    auto_approve: !args.no_auto_approve,
+                    cluster_resource_namespace: args.cluster_resource_namespace.clone(),
+                    solvers: args.solvers.options(false),
+                    concurrent_workers: args.concurrent_workers,
+                },
+                controllers: !args.api_only,
+                metrics_address: args.metrics_listen_address.0,
             },
-            controllers: !args.api_only,
-            metrics_address: args.metrics_listen_address.0,
-        })
+            plugins,
+        )
         .await?;
         let server = &running.api;
         eprintln!(

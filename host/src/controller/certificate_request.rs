@@ -346,10 +346,13 @@ async fn reconcile(
     let plugin = {
         let context = Arc::clone(&context);
         let plugin_name = choice.plugin_name().to_owned();
-        tokio::task::spawn_blocking(move || context.plugins.get(&plugin_name))
+        // A namespaced Issuer may use only plugins granted to its namespace.
+        let scope = (issuer.kind == IssuerKind::Issuer).then(|| issuer.secret_namespace.clone());
+        tokio::task::spawn_blocking(move || context.plugins.resolve(&plugin_name, scope.as_deref()))
             .await
             .map_err(|e| ControllerError::Internal(e.to_string()))?
             .map_err(|e| ControllerError::Plugin(e.to_string()))?
+            .plugin
     };
 
     // Only a plugin that declares the need is lent the request's own

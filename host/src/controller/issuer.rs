@@ -16,6 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
 use super::events::EventType;
+use super::plugins::{PluginResolveError, ResolvedPlugin};
 use super::secrets::ApiSecrets;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain, informers};
 use crate::api::{ClusterIssuer, Issuer, IssuerSpec, IssuerStatus};
@@ -41,10 +42,14 @@ pub fn validate(
         Ok(choice) => choice,
         Err(err) => return Readiness::not_ready("InvalidConfig", err.to_string()),
     };
-    let plugin = match context.plugins.get(choice.plugin_name()) {
-        Ok(plugin) => plugin,
-        Err(err) => return Readiness::not_ready("PluginUnavailable", err.to_string()),
+    // A ClusterIssuer may use any plugin; an Issuer only those granted to
+    // its namespace.
+    let scope = (kind == IssuerKind::Issuer).then_some(namespace);
+    let resolved = match context.plugins.resolve(choice.plugin_name(), scope) {
+        Ok(resolved) => resolved,
+        Err(err) => return Readiness::not_ready(resolve_reason(&err), err.to_string()),
     };
+    let plugin = &resolved.plugin;
     let config = IssuerConfig {
         kind,
         name: name.to_owned(),
@@ -62,7 +67,7 @@ pub fn validate(
         Ok(Ok(validated)) => Readiness {
             ready: true,
             reason: validated.readiness.reason,
-            message: validated.readiness.message,
+            message: served_by(validated.readiness.message, &resolved),
             acme_account: validated.acme_account.map(|account| AcmeAccount {
                 uri: account.uri,
                 email: account.email,
@@ -70,6 +75,30 @@ pub fn validate(
         },
         Ok(Err(failure)) => Readiness::not_ready(failure.reason, failure.message),
         Err(stopped) => Readiness::not_ready("PluginFailed", stopped.to_string()),
+    }
+}
+
+/// The Ready reason for an issuer whose plugin cannot serve it.
+pub fn resolve_reason(err: &PluginResolveError) -> &'static str {
+    match err {
+        PluginResolveError::NotFound { .. } => "PluginNotFound",
+        PluginResolveError::LoadFailed { .. } => "PluginLoadFailed",
+        PluginResolveError::NamespaceNotGranted { .. } => "PluginNotGranted",
+    }
+}
+
+/// A Ready message naming the bundle plugin that serves the issuer (name,
+/// version, digest), so an operator sees which pinned component a reload
+/// put in place. Bundled plugins keep the plugin's message unchanged, as
+/// cert-manager's.
+pub fn served_by(message: String, resolved: &ResolvedPlugin) -> String {
+    match &resolved.digest {
+        Some(digest) => format!(
+            "{message} (plugin {} {} sha256:{digest})",
+            resolved.plugin.name(),
+            resolved.plugin.info().version
+        ),
+        None => message,
     }
 }
 
@@ -211,6 +240,15 @@ fn references(spec: &IssuerSpec, name: &str) -> bool {
         .unwrap_or(true)
 }
 
+/// Fires when a plugin bundle was reloaded: every issuer is validated
+/// again, against the plugin now serving it.
+fn bundle_changes(context: &Context) -> impl futures_util::Stream<Item = ()> + Send + 'static {
+    futures_util::stream::unfold(context.plugins.subscribe(), |mut changes| async move {
+        changes.changed().await.ok()?;
+        Some(((), changes))
+    })
+}
+
 /// Runs the Issuer controller.
 pub async fn run_issuers(context: Arc<Context>) {
     let issuers: Api<Issuer> = Api::all(context.client.clone());
@@ -241,6 +279,7 @@ pub async fn run_issuers(context: Arc<Context>) {
                     .collect::<Vec<_>>()
             },
         )
+        .reconcile_all_on(bundle_changes(&context))
         .run(reconcile::<Issuer>, error_policy, context);
     tokio::join!(cached.driver, drain("issuers", &metrics, stream));
 }
@@ -270,6 +309,7 @@ pub async fn run_cluster_issuers(context: Arc<Context>) {
                     .collect::<Vec<_>>()
             },
         )
+        .reconcile_all_on(bundle_changes(&context))
         .run(reconcile::<ClusterIssuer>, error_policy, context);
     tokio::join!(cached.driver, drain("clusterissuers", &metrics, stream));
 }

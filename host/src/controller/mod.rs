@@ -147,6 +147,7 @@ pub async fn run(context: Arc<Context>) {
     let requests = certificate_request::run(Arc::clone(&context), shared.for_requests);
     let shim = ingress_shim::run(Arc::clone(&context));
     let readiness = mark_ready_when_synced(Arc::clone(&context));
+    let bundles = context.plugins.clone().watch_bundles();
     tokio::join!(
         shared.driver,
         issuers,
@@ -154,7 +155,8 @@ pub async fn run(context: Arc<Context>) {
         certificates,
         requests,
         shim,
-        readiness
+        readiness,
+        bundles
     );
 }
 

@@ -14,6 +14,7 @@ use super::bindings::v0_4::certwasm::issuer::{
 };
 use super::convert;
 use super::egress::EgressPolicy;
+use super::grants::Grants;
 use super::issuer_cache::{CacheScope, IssuerCache};
 use super::keyring::{KeyRing, secret_key_handle};
 use super::outbound::{ClientIdentity, Outbound, OutboundRequest};
@@ -137,6 +138,7 @@ pub(crate) struct CallContext {
     /// since the last call.
     pub(crate) presented: Vec<String>,
     log_lines: u32,
+    pub(crate) grants: Arc<Grants>,
 }
 
 /// What a call reported through the `issuer-status` and `orders` imports.
@@ -194,6 +196,7 @@ impl CallContext {
         cache_scope: CacheScope,
         effects: &super::CallEffects,
         deadline: Instant,
+        grants: Arc<Grants>,
     ) -> Self {
         Self {
             plugin,
@@ -212,12 +215,16 @@ impl CallContext {
             reports: StatusReports::default(),
             presented: Vec::new(),
             log_lines: 0,
+            grants,
         }
     }
 
     /// Refuses Secrets the issuer config does not reference, and says so in
     /// the host's log: a plugin probing for other Secrets is worth noticing.
     fn check_secret(&self, name: &str) -> Result<(), HostError> {
+        self.grants
+            .may_read_secrets(&self.plugin)
+            .map_err(|e| HostError::Denied(e.to_string()))?;
         if self.allowed_secrets.contains(name) {
             return Ok(());
         }
@@ -317,6 +324,10 @@ impl signer::Host for HostState {
         secret_name: String,
         algorithm: types::KeyAlgorithm,
     ) -> Result<String, HostError> {
+        self.call
+            .grants
+            .may_generate_keys(&self.call.plugin)
+            .map_err(|e| HostError::Denied(e.to_string()))?;
         self.call.check_secret(&secret_name)?;
         let key = PrivateKey::generate(convert::key_algorithm(algorithm))
             .map_err(|e| HostError::Invalid(e.to_string()))?;
@@ -388,6 +399,9 @@ impl CallContext {
             HostError::Denied(format!("request refused: {err}"))
         };
         let (url, host) = call.egress.check_url(&request.url).map_err(denied)?;
+        call.grants
+            .allows_host(&call.plugin, &host)
+            .map_err(|e| HostError::Denied(e.to_string()))?;
         if (client_identity.is_some() || server_name.is_some()) && url.scheme() != "https" {
             // Silently sending without them would be worse than failing:
             // the plugin believes it authenticates, or checks a name.

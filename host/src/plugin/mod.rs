@@ -16,6 +16,7 @@ pub use convert::key_usage as convert_usage;
 pub mod egress;
 mod engine;
 mod error;
+pub mod grants;
 mod host_state;
 pub mod issuer_cache;
 mod keyring;
@@ -31,6 +32,7 @@ pub use bundled::{BUNDLED, BundledPlugin, bundled_plugin};
 pub use cache::LoadSource;
 pub use engine::PluginEngine;
 pub use error::PluginError;
+pub use grants::{GrantDenied, Grants};
 pub use limits::CallLimits;
 pub use runtime::{
     CallEffects, CallStats, IssueCall, IssueReply, Plugin, PluginCallError, Validated,

@@ -16,6 +16,7 @@ use super::cache::{LoadSource, compile};
 use super::egress::EgressPolicy;
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::error::PluginError;
+use super::grants::Grants;
 use super::host_state::{CallContext, HostState, ReportingCall, STDERR_CAPACITY};
 use super::issuer_cache::CacheScope;
 use super::keyring::{KeyRing, REQUEST_KEY_HANDLE};
@@ -238,6 +239,7 @@ pub struct Plugin {
     info: PluginInfo,
     pre: Pre,
     engine: PluginEngine,
+    pub(super) grants: Arc<Grants>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -292,6 +294,7 @@ impl Plugin {
             },
             pre,
             engine: engine.clone(),
+            grants: Arc::default(),
         };
         let config = IssuerConfig {
             kind: IssuerKind::Issuer,
@@ -519,6 +522,7 @@ impl Plugin {
                 plugin: self.name.clone(),
                 reason: format!("the issuer spec is not valid JSON: {e}"),
             })?;
+        let limits = &self.grants.limits(limits);
         let started = Instant::now();
         let call = CallContext::new(
             self.name.clone(),
@@ -532,6 +536,7 @@ impl Plugin {
             CacheScope::for_issuer(&self.name, config),
             effects,
             started + limits.deadline,
+            Arc::clone(&self.grants),
         );
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let mut store = Store::new(

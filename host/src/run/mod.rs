@@ -65,6 +65,15 @@ pub enum RunError {
 /// Starts everything; returns the running API (the caller waits for a
 /// signal and then drops it).
 pub async fn start(config: RunConfig) -> Result<Running, RunError> {
+    start_with_plugins(config, None).await
+}
+
+/// [`start`] with the plugins the controllers serve (the bundled plugins
+/// and the operator's plugin bundles); `None` serves the bundled ones.
+pub async fn start_with_plugins(
+    config: RunConfig,
+    plugins: Option<crate::controller::PluginSet>,
+) -> Result<Running, RunError> {
     let server = ApiServer::start(ApiConfig {
         data_dir: config.data_dir.clone(),
         address: config.api_address,
@@ -86,7 +95,7 @@ pub async fn start(config: RunConfig) -> Result<Running, RunError> {
         tokio::spawn(export::follow(server.store.clone(), dir));
     }
     let metrics_address = match client {
-        Some(client) => start_controllers(client, &config).await?,
+        Some(client) => start_controllers(client, &config, plugins).await?,
         None => None,
     };
     Ok(Running {
@@ -113,10 +122,14 @@ async fn controller_client(server: &ApiServer) -> Result<kube::Client, RunError>
 async fn start_controllers(
     client: kube::Client,
     config: &RunConfig,
+    plugins: Option<crate::controller::PluginSet>,
 ) -> Result<Option<SocketAddr>, RunError> {
     let fail = |e: &dyn std::fmt::Display| RunError::Controllers(e.to_string());
-    let plugins = crate::controller::PluginSet::new(Some(config.data_dir.join("plugin-cache")))
-        .map_err(|e| fail(&e))?;
+    let plugins = match plugins {
+        Some(plugins) => plugins,
+        None => crate::controller::PluginSet::new(Some(config.data_dir.join("plugin-cache")))
+            .map_err(|e| fail(&e))?,
+    };
     let context = std::sync::Arc::new(crate::controller::Context::new(
         client,
         plugins,
