@@ -106,7 +106,7 @@ pub enum CfsslError {
     #[error("{0}")]
     Transport(String),
     /// CFSSL answered with its error envelope.
-    #[error("{}", refusal(*.status, .errors))]
+    #[error("{}", refusal(.status, .errors))]
     Refused {
         status: u16,
         errors: Vec<ResponseMessage>,
@@ -117,7 +117,7 @@ pub enum CfsslError {
     Unreadable { status: u16, body: String },
 }
 
-fn refusal(status: u16, errors: &[ResponseMessage]) -> String {
+fn refusal(status: &u16, errors: &[ResponseMessage]) -> String {
     if errors.is_empty() {
         return format!("HTTP {status} without an error message");
     }
