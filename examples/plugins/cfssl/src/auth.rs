@@ -37,7 +37,7 @@ impl AuthKey {
         if text.is_empty() {
             return Err(AuthKeyError::Empty);
         }
-        if text.len() % 2 != 0 {
+        if !text.len().is_multiple_of(2) {
             return Err(AuthKeyError::NotHex("odd number of digits".to_owned()));
         }
         let digit = |c: u8| match c {
