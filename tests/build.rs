@@ -1,5 +1,6 @@
 //! Builds the hostile plugin the sandbox tests run, and the plugins built
-//! against the frozen 0.1.0, 0.2.0 and 0.3.0 contracts that the version tests load.
+//! against the frozen 0.1.0, 0.2.0 and 0.3.0 contracts that the version
+//! tests load, and the third-party CFSSL plugin of `examples/plugins/cfssl`.
 
 #[path = "../build-support/guests.rs"]
 mod guests;
@@ -18,8 +19,9 @@ fn main() {
             "certwasm-legacy-plugin",
             "certwasm-legacy-0-2-plugin",
             "certwasm-legacy-0-3-plugin",
+            "certwasm-plugin-cfssl",
         ],
-        &["tests/plugins", "plugins/sdk", "wit"],
+        &["tests/plugins", "plugins/sdk", "wit", "examples/plugins"],
     );
     println!(
         "cargo:rustc-env=CERTWASM_HOSTILE_PLUGIN={}",
@@ -39,5 +41,10 @@ fn main() {
     println!(
         "cargo:rustc-env=CERTWASM_LEGACY_0_3_PLUGIN={}",
         paths[3].display()
+    );
+    // A plugin that is not bundled, loaded from its file as a user's would be.
+    println!(
+        "cargo:rustc-env=CERTWASM_CFSSL_PLUGIN={}",
+        paths[4].display()
     );
 }
