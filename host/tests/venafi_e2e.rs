@@ -269,7 +269,11 @@ fn verify(server: &Embedded, venafi: &Venafi, certificate: &str) -> String {
         2,
         "tls.crt is leaf + issuing CA: {chain}"
     );
-    assert_eq!(field("ca.crt").trim(), venafi.ca_pem().trim(), "ca.crt is the root");
+    assert_eq!(
+        field("ca.crt").trim(),
+        venafi.ca_pem().trim(),
+        "ca.crt is the root"
+    );
     common::openssl_verify(&server.dir, venafi.ca_pem().as_bytes(), chain.as_bytes())
 }
 
@@ -311,7 +315,8 @@ fn tpp_and_cloud_issue_and_show_venafis_errors() {
     ] {
         let ready = issuer_ready(&server, name, "False");
         assert!(
-            ready.starts_with("False|ErrorSetup|Failed to setup Venafi issuer: ") && ready.contains(says),
+            ready.starts_with("False|ErrorSetup|Failed to setup Venafi issuer: ")
+                && ready.contains(says),
             "{name}: {ready}"
         );
     }
@@ -388,7 +393,13 @@ fn a_slow_pickup_survives_sigkill_and_is_requested_once() {
     server.apply_ok(&issuers(&venafi));
     issuer_ready(&server, "tpp", "True");
     issuer_ready(&server, "cloud", "True");
-    server.apply_ok(&[certificate("slow-tpp", "tpp"), certificate("slow-cloud", "cloud")].join("---\n"));
+    server.apply_ok(
+        &[
+            certificate("slow-tpp", "tpp"),
+            certificate("slow-cloud", "cloud"),
+        ]
+        .join("---\n"),
+    );
 
     // Wait until both pickups have been polled at least twice, then kill.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -433,17 +444,22 @@ fn a_slow_pickup_survives_sigkill_and_is_requested_once() {
     }
     let stats = venafi.stats();
     // One request each, polled until issued: the pickup was resumed.
-    assert_eq!(venafi.count("POST /vedsdk/certificates/request"), 1, "{stats}");
+    assert_eq!(
+        venafi.count("POST /vedsdk/certificates/request"),
+        1,
+        "{stats}"
+    );
     assert_eq!(
         venafi.count("POST /outagedetection/v1/certificaterequests"),
         1,
         "{stats}"
     );
-    let pickup = stats["pickups"]
-        ["\\VED\\Policy\\devops\\certwasm\\slow-tpp.example.com"]
-        .clone();
+    let pickup = stats["pickups"]["\\VED\\Policy\\devops\\certwasm\\slow-tpp.example.com"].clone();
     assert_eq!(pickup["requests"], 1, "{stats}");
-    assert_eq!(pickup["retrieves"], 6, "5 processing answers, then the certificate: {stats}");
+    assert_eq!(
+        pickup["retrieves"], 6,
+        "5 processing answers, then the certificate: {stats}"
+    );
 }
 
 /// Waits until `count` Certificates named `<prefix>-N` are Ready.
@@ -460,9 +476,10 @@ fn wait_all_ready(server: &Embedded, prefix: &str, count: usize) {
                 c["metadata"]["name"]
                     .as_str()
                     .is_some_and(|n| n.starts_with(&format!("{prefix}-")))
-                    && c["status"]["conditions"]
-                        .as_array()
-                        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+                    && c["status"]["conditions"].as_array().is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
             })
             .count();
         if ready == count {

@@ -332,7 +332,11 @@ mod tests {
         let explicit = EgressPolicy::from_issuer_spec(&json!({
             "venafi": {"zone": "a\\b", "cloud": {"url": "https://127.0.0.1:9443", "apiTokenSecretRef": {"name": "k"}}}
         }));
-        assert!(explicit.check_url("https://127.0.0.1:9443/v1/useraccounts").is_ok());
+        assert!(
+            explicit
+                .check_url("https://127.0.0.1:9443/v1/useraccounts")
+                .is_ok()
+        );
         assert!(explicit.check_url("https://api.venafi.cloud/").is_err());
     }
 

@@ -57,24 +57,58 @@ pub(crate) mod tests {
         let ext = path("ext.cnf");
         std::fs::write(&ext, "[ca]\nbasicConstraints=critical,CA:TRUE\n").unwrap();
         openssl(&[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", &path("root.key"), "-out", &path("root.pem"), "-subj", "/CN=Root",
-            "-days", "2",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &path("root.key"),
+            "-out",
+            &path("root.pem"),
+            "-subj",
+            "/CN=Root",
+            "-days",
+            "2",
         ]);
         for (name, issuer, extensions) in [("int", "root", "-extfile"), ("leaf", "int", "")] {
             openssl(&[
-                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", &path(&format!("{name}.key")), "-out", &path(&format!("{name}.csr")),
-                "-subj", &format!("/CN={name}"),
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &path(&format!("{name}.key")),
+                "-out",
+                &path(&format!("{name}.csr")),
+                "-subj",
+                &format!("/CN={name}"),
             ]);
             let mut args = vec![
-                "x509".to_owned(), "-req".into(), "-in".into(), path(&format!("{name}.csr")),
-                "-CA".into(), path(&format!("{issuer}.pem")), "-CAkey".into(),
-                path(&format!("{issuer}.key")), "-days".into(), "1".into(), "-out".into(),
+                "x509".to_owned(),
+                "-req".into(),
+                "-in".into(),
+                path(&format!("{name}.csr")),
+                "-CA".into(),
+                path(&format!("{issuer}.pem")),
+                "-CAkey".into(),
+                path(&format!("{issuer}.key")),
+                "-days".into(),
+                "1".into(),
+                "-out".into(),
                 path(&format!("{name}.pem")),
             ];
             if !extensions.is_empty() {
-                args.extend([extensions.to_owned(), ext.clone(), "-extensions".into(), "ca".into()]);
+                args.extend([
+                    extensions.to_owned(),
+                    ext.clone(),
+                    "-extensions".into(),
+                    "ca".into(),
+                ]);
             }
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             openssl(&args);

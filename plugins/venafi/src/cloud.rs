@@ -391,7 +391,11 @@ mod tests {
         assert_eq!(body["validityPeriod"], "P90D");
         assert_eq!(validity_period(3600 * 5), "PT5H");
         assert_eq!(validity_period(10), "PT1H");
-        assert!(request_body("c", "a", "t", None).get("validityPeriod").is_none());
+        assert!(
+            request_body("c", "a", "t", None)
+                .get("validityPeriod")
+                .is_none()
+        );
     }
 
     #[test]
@@ -413,8 +417,11 @@ mod tests {
             CloudError::ZoneNotFound("Unable to find application (code 10051)".into())
         );
         assert_eq!(template_id(&answer(200, r#"{"id":"t1"}"#)).unwrap(), "t1");
-        let key = account(&answer(401, r#"{"errors":[{"code":10501,"message":"Invalid api key"}]}"#))
-            .unwrap_err();
+        let key = account(&answer(
+            401,
+            r#"{"errors":[{"code":10501,"message":"Invalid api key"}]}"#,
+        ))
+        .unwrap_err();
         assert!(matches!(key, CloudError::Unauthorized(_)));
     }
 
@@ -433,8 +440,11 @@ mod tests {
             Progress::Pending("PENDING".into())
         );
         assert_eq!(
-            progress(&answer(200, r#"{"id":"r1","status":"ISSUED","certificateIds":["c1"]}"#))
-                .unwrap(),
+            progress(&answer(
+                200,
+                r#"{"id":"r1","status":"ISSUED","certificateIds":["c1"]}"#
+            ))
+            .unwrap(),
             Progress::Issued("c1".into())
         );
         let failed = progress(&answer(
@@ -447,8 +457,8 @@ mod tests {
             "certificate request r1 is FAILED: CA refused (code 10731)"
         );
         assert!(!failed.retryable());
-        let outage = request_id(&answer(500, r#"{"errors":[{"code":1,"message":"boom"}]}"#))
-            .unwrap_err();
+        let outage =
+            request_id(&answer(500, r#"{"errors":[{"code":1,"message":"boom"}]}"#)).unwrap_err();
         assert!(outage.retryable());
         assert_eq!(outage.to_string(), "boom (code 1)");
     }

@@ -421,9 +421,9 @@ mod tests {
         );
         let parse_error = custom_fields(Some("{")).unwrap_err();
         assert!(
-            parse_error
-                .to_string()
-                .starts_with("Failed to parse \"venafi.cert-manager.io/custom-fields\" annotation: "),
+            parse_error.to_string().starts_with(
+                "Failed to parse \"venafi.cert-manager.io/custom-fields\" annotation: "
+            ),
             "{parse_error}"
         );
     }

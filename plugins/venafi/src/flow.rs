@@ -218,7 +218,12 @@ impl<'h> Tpp<'h> {
         })
     }
 
-    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<HttpResponse, TppError> {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<HttpResponse, TppError> {
         let request = tpp::request(
             method,
             &self.base_url,
@@ -271,10 +276,7 @@ impl<'h> Tpp<'h> {
 
     /// Runs `call`; a 401 with a username/password login drops the token,
     /// logs in again and runs `call` once more.
-    fn authed<T>(
-        &mut self,
-        call: impl Fn(&Self) -> Result<T, TppError>,
-    ) -> Result<T, TppError> {
+    fn authed<T>(&mut self, call: impl Fn(&Self) -> Result<T, TppError>) -> Result<T, TppError> {
         let result = call(self);
         if matches!(result, Err(TppError::Unauthorized(_)))
             && let TppAuth::Password { .. } = self.auth
@@ -291,7 +293,8 @@ impl<'h> Tpp<'h> {
     }
 
     fn ping(&self) -> Result<(), TppError> {
-        self.send("GET", tpp::PING, None).and_then(|r| tpp::ping(&r))
+        self.send("GET", tpp::PING, None)
+            .and_then(|r| tpp::ping(&r))
     }
 
     /// Proves the credentials: a login, or a token `verify`.
@@ -353,7 +356,12 @@ impl<'h> Cloud<'h> {
         })
     }
 
-    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<HttpResponse, CloudError> {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<HttpResponse, CloudError> {
         let request = cloud::request(method, &self.base_url, path, &self.api_key, body);
         self.host.send(request).map_err(CloudError::Transport)
     }
@@ -365,7 +373,12 @@ impl<'h> Cloud<'h> {
     fn zone_key(&self, zone: &CloudZone) -> String {
         cache_key(
             "cloud-zone",
-            &[&self.base_url, &self.api_key, &zone.application, &zone.template],
+            &[
+                &self.base_url,
+                &self.api_key,
+                &zone.application,
+                &zone.template,
+            ],
         )
     }
 
@@ -386,9 +399,13 @@ impl<'h> Cloud<'h> {
             .get(&cloud::template_path(&zone.application, &zone.template))
             .and_then(|r| cloud::template_id(&r))?;
         let ids = format!("{}\n{template}", application.id);
-        if let Err(why) = self.host.cache_set(&key, ids.as_bytes(), ZONE_CACHE_SECONDS) {
-            self.host
-                .warn(&format!("could not keep the Venafi Cloud zone for reuse: {why}"));
+        if let Err(why) = self
+            .host
+            .cache_set(&key, ids.as_bytes(), ZONE_CACHE_SECONDS)
+        {
+            self.host.warn(&format!(
+                "could not keep the Venafi Cloud zone for reuse: {why}"
+            ));
         }
         Ok((application.id, template))
     }
@@ -438,13 +455,14 @@ pub fn validate(config: &IssuerConfig, host: &dyn VenafiHost) -> Result<Readines
                 .map_err(|e| setup(&format!("error reading zone \"{zone}\""), e.into()))?;
         }
         Connector::Cloud { base_url, api_key } => {
-            let client =
-                Cloud::new(host, &base_url, &api_key).map_err(|e| setup("error building client", e))?;
+            let client = Cloud::new(host, &base_url, &api_key)
+                .map_err(|e| setup("error building client", e))?;
             client
                 .get(cloud::USER_ACCOUNTS)
                 .and_then(|r| cloud::account(&r))
                 .map_err(|e| setup("client.VerifyCredentials", e.into()))?;
-            let zone_parts = config::cloud_zone(zone).map_err(|e| setup("error building client", e.into()))?;
+            let zone_parts =
+                config::cloud_zone(zone).map_err(|e| setup("error building client", e.into()))?;
             client
                 .resolve_zone(&zone_parts, false)
                 .map_err(|e| setup(&format!("error reading zone \"{zone}\""), e.into()))?;
@@ -461,9 +479,10 @@ pub fn validate(config: &IssuerConfig, host: &dyn VenafiHost) -> Result<Readines
 /// retried as cert-manager retries it.
 fn init_failure(error: SetupError) -> PluginError {
     match error {
-        SetupError::SecretNotFound(_) => {
-            pending("SecretMissing", format!("{MESSAGE_SECRET_MISSING}: {error}"))
-        }
+        SetupError::SecretNotFound(_) => pending(
+            "SecretMissing",
+            format!("{MESSAGE_SECRET_MISSING}: {error}"),
+        ),
         SetupError::Config(_) => failed("VenafiInitError", format!("{MESSAGE_INIT}: {error}")),
         other => pending("VenafiInitError", format!("{MESSAGE_INIT}: {other}")),
     }
@@ -517,7 +536,10 @@ fn retrieve_outcome(
             format!("{MESSAGE_RETRIEVE}: {message}"),
             events,
         )),
-        Err((message, false)) => Err(failed("RetrieveError", format!("{MESSAGE_RETRIEVE}: {message}"))),
+        Err((message, false)) => Err(failed(
+            "RetrieveError",
+            format!("{MESSAGE_RETRIEVE}: {message}"),
+        )),
     }
 }
 
@@ -538,10 +560,9 @@ pub fn issue(
     state: Option<&[u8]>,
     host: &dyn VenafiHost,
 ) -> Result<IssueOutcome, PluginError> {
-    let settings = venafi_config(&request.issuer).map_err(|e| failed("VenafiInitError", e.message))?;
-    let connector = settings
-        .connector()
-        .map_err(|e| init_failure(e.into()))?;
+    let settings =
+        venafi_config(&request.issuer).map_err(|e| failed("VenafiInitError", e.message))?;
+    let connector = settings.connector().map_err(|e| init_failure(e.into()))?;
     let fields = config::custom_fields(request.annotation(CUSTOM_FIELDS_ANNOTATION))
         .map_err(|e| failed("CustomFieldsError", e.to_string()))?;
     let state = match state.map(State::decode).transpose() {
@@ -567,9 +588,7 @@ pub fn issue(
                 ca_bundle_secret_ref.as_ref(),
             )
             .map_err(init_failure)?;
-            client
-                .log_in(false)
-                .map_err(|e| init_failure(e.into()))?;
+            client.log_in(false).map_err(|e| init_failure(e.into()))?;
             let (pickup_id, polls, events) = match state {
                 Some(State::Tpp { pickup_id, polls }) => (pickup_id, polls, Vec::new()),
                 _ => {

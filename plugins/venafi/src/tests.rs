@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey};
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig, PluginError,
-    Secret,
+    CertificateRequest, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig, PluginError, Secret,
 };
 use serde_json::{Value, json};
 
@@ -70,7 +69,11 @@ impl VenafiHost for FakeHost {
     }
 
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        let call = format!("{} {}", request.method, request.url.trim_start_matches(BASE));
+        let call = format!(
+            "{} {}",
+            request.method,
+            request.url.trim_start_matches(BASE)
+        );
         let mut context: Value = if request.body.is_empty() {
             json!({})
         } else {
@@ -141,7 +144,10 @@ fn request(issuer: IssuerConfig, annotations: &[(&str, &str)]) -> CertificateReq
     CertificateRequest {
         name: "web-1".into(),
         namespace: "default".into(),
-        csr_pem: key.csr("/CN=www.example.com", &["subjectAltName=DNS:www.example.com"]),
+        csr_pem: key.csr(
+            "/CN=www.example.com",
+            &["subjectAltName=DNS:www.example.com"],
+        ),
         duration_seconds: None,
         is_ca: false,
         usages: vec![],
@@ -342,7 +348,10 @@ fn an_expired_tpp_token_is_renewed_once() {
     let host = FakeHost::new(move |call, body| match call {
         "POST vedauth/authorize/oauth" => {
             *logins.borrow_mut() += 1;
-            (200, format!(r#"{{"access_token":"tok{}"}}"#, logins.borrow()))
+            (
+                200,
+                format!(r#"{{"access_token":"tok{}"}}"#, logins.borrow()),
+            )
         }
         "POST vedsdk/certificates/retrieve" if body["header:authorization"] == "Bearer tok2" => {
             (200, format!(r#"{{"CertificateData":"{data}"}}"#))
@@ -401,7 +410,11 @@ fn tpp_outages_and_refusals() {
     let cr = request(tpp_issuer(), &[]);
     let error = flow::issue(&cr, None, &host).unwrap_err();
     assert_eq!(
-        (error.reason.as_str(), error.message.as_str(), error.retryable),
+        (
+            error.reason.as_str(),
+            error.message.as_str(),
+            error.retryable
+        ),
         (
             "RequestError",
             "Failed to request venafi certificate: simulated outage",
@@ -439,7 +452,9 @@ fn tpp_outages_and_refusals() {
     );
     let error = flow::issue(&with_fields, None, &recording).unwrap_err();
     assert!(
-        error.message.contains(r#"[{"Name":"Cost Center","Values":["42"]}]"#),
+        error
+            .message
+            .contains(r#"[{"Name":"Cost Center","Values":["42"]}]"#),
         "{}",
         error.message
     );
@@ -452,7 +467,11 @@ fn tpp_outages_and_refusals() {
     );
     let error = flow::issue(&bad_fields, None, &recording).unwrap_err();
     assert_eq!(
-        (error.reason.as_str(), error.message.as_str(), error.retryable),
+        (
+            error.reason.as_str(),
+            error.message.as_str(),
+            error.retryable
+        ),
         (
             "CustomFieldsError",
             "certificate request contains an invalid Venafi custom fields type: \"Bool\"",
@@ -464,7 +483,11 @@ fn tpp_outages_and_refusals() {
     let no_secret = FakeHost::new(|call, _| panic!("unexpected {call}"));
     let error = flow::issue(&cr, None, &no_secret).unwrap_err();
     assert_eq!(
-        (error.reason.as_str(), error.message.as_str(), error.retryable),
+        (
+            error.reason.as_str(),
+            error.message.as_str(),
+            error.retryable
+        ),
         (
             "SecretMissing",
             "Required secret resource not found: secrets \"tpp\" not found",
@@ -588,7 +611,11 @@ fn cloud_refusals_carry_venafis_words() {
     let cr = request(cloud_issuer(), &[]);
     let error = flow::issue(&cr, None, &host).unwrap_err();
     assert_eq!(
-        (error.reason.as_str(), error.message.as_str(), error.retryable),
+        (
+            error.reason.as_str(),
+            error.message.as_str(),
+            error.retryable
+        ),
         (
             "RetrieveError",
             "Failed to obtain venafi certificate: certificate request req-1 is FAILED: Policy forbids this name (code 10731)",
@@ -608,9 +635,9 @@ fn cloud_refusals_carry_venafis_words() {
     }));
     let error = flow::validate(&other_zone, &host).unwrap_err();
     assert!(
-        error
-            .message
-            .starts_with("Failed to setup Venafi issuer: error reading zone \"Other\\Default\": Not found: "),
+        error.message.starts_with(
+            "Failed to setup Venafi issuer: error reading zone \"Other\\Default\": Not found: "
+        ),
         "{}",
         error.message
     );

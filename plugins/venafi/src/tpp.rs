@@ -145,7 +145,12 @@ pub fn retrieve_body(certificate_dn: &str) -> Value {
 fn message_of(response: &HttpResponse) -> String {
     let text = String::from_utf8_lossy(&response.body).trim().to_owned();
     if let Ok(value) = serde_json::from_str::<Value>(&text) {
-        let field = |name: &str| value.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let field = |name: &str| {
+            value
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
         if let Some(error) = field("Error") {
             return error.to_owned();
         }
@@ -179,7 +184,10 @@ fn error_of(response: &HttpResponse) -> TppError {
     }
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(response: &HttpResponse, what: &str) -> Result<T, TppError> {
+fn decode<T: for<'de> Deserialize<'de>>(
+    response: &HttpResponse,
+    what: &str,
+) -> Result<T, TppError> {
     serde_json::from_slice(&response.body)
         .map_err(|e| TppError::Decode(format!("failed to decode the {what} response: {e}")))
 }
@@ -400,7 +408,11 @@ mod tests {
         let t = token(&answer(200, r#"{"access_token":"a","expires":1100}"#), 1000).unwrap();
         assert_eq!(t.access_token, "a");
         assert_eq!(t.lifetime_seconds, Some(100));
-        let t = token(&answer(200, r#"{"access_token":"a","expires_in":60}"#), 1000).unwrap();
+        let t = token(
+            &answer(200, r#"{"access_token":"a","expires_in":60}"#),
+            1000,
+        )
+        .unwrap();
         assert_eq!(t.lifetime_seconds, Some(60));
         let refused = token(
             &answer(
@@ -421,8 +433,11 @@ mod tests {
     #[test]
     fn pickup_ids_and_zone_errors() {
         assert_eq!(
-            pickup_id(&answer(200, r#"{"CertificateDN":"\\VED\\Policy\\z\\w","Guid":"{1}"}"#))
-                .unwrap(),
+            pickup_id(&answer(
+                200,
+                r#"{"CertificateDN":"\\VED\\Policy\\z\\w","Guid":"{1}"}"#
+            ))
+            .unwrap(),
             "\\VED\\Policy\\z\\w"
         );
         let zone = pickup_id(&answer(
@@ -431,7 +446,10 @@ mod tests {
         ))
         .unwrap_err();
         assert!(matches!(zone, TppError::ZoneNotFound(_)), "{zone:?}");
-        assert_eq!(zone.to_string(), "PolicyDN: \\VED\\Policy\\nope does not exist");
+        assert_eq!(
+            zone.to_string(),
+            "PolicyDN: \\VED\\Policy\\nope does not exist"
+        );
         let outage = pickup_id(&answer(500, r#"{"Error":"database down"}"#)).unwrap_err();
         assert!(outage.retryable());
         assert_eq!(outage.to_string(), "database down");
@@ -454,7 +472,8 @@ mod tests {
             retrieved(&answer(200, r#"{}"#)).unwrap(),
             Retrieved::Pending("the certificate is being processed".into())
         );
-        let data = base64::engine::general_purpose::STANDARD.encode("-----BEGIN CERTIFICATE-----\n");
+        let data =
+            base64::engine::general_purpose::STANDARD.encode("-----BEGIN CERTIFICATE-----\n");
         assert_eq!(
             retrieved(&answer(200, &format!(r#"{{"CertificateData":"{data}"}}"#))).unwrap(),
             Retrieved::Issued("-----BEGIN CERTIFICATE-----\n".into())
@@ -463,7 +482,8 @@ mod tests {
             retrieved(&answer(200, r#"{"CertificateData":"!!"}"#)),
             Err(TppError::Decode(_))
         ));
-        let gone = retrieved(&answer(400, r#"{"Error":"Certificate does not exist"}"#)).unwrap_err();
+        let gone =
+            retrieved(&answer(400, r#"{"Error":"Certificate does not exist"}"#)).unwrap_err();
         assert!(!gone.retryable());
     }
 }
