@@ -345,7 +345,7 @@ fn tpp_and_cloud_issue_and_show_venafis_errors() {
     let condition = request_condition(&server, "web-500-1", |out| out.contains("database"));
     assert_eq!(
         condition,
-        "Pending|Failed to request venafi certificate: database unavailable (simulated)"
+        "Pending|RequestError: Failed to request venafi certificate: database unavailable (simulated)"
     );
 
     // Venafi Cloud refuses a request: FAILED, with its reason, fails it.
