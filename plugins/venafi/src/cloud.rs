@@ -124,7 +124,7 @@ pub fn request(
 /// since some CAs ignore hours), else hours.
 pub fn validity_period(seconds: u64) -> String {
     let hours = seconds.div_ceil(3600).max(1);
-    if hours % 24 == 0 {
+    if hours.is_multiple_of(24) {
         format!("P{}D", hours / 24)
     } else {
         format!("PT{hours}H")
