@@ -12,6 +12,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("ca", "certwasm-plugin-ca"),
     ("acme", "certwasm-plugin-acme"),
     ("vault", "certwasm-plugin-vault"),
+    ("venafi", "certwasm-plugin-venafi"),
 ];
 
 fn main() {

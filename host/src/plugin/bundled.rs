@@ -35,6 +35,11 @@ pub const BUNDLED: &[BundledPlugin] = &[
         issuer_type: "vault",
         wasm: include_bytes!(env!("CERTWASM_BUNDLED_VAULT")),
     },
+    BundledPlugin {
+        name: "venafi",
+        issuer_type: "venafi",
+        wasm: include_bytes!(env!("CERTWASM_BUNDLED_VENAFI")),
+    },
 ];
 
 /// Looks a bundled plugin up by name.

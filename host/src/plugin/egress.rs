@@ -56,6 +56,11 @@ impl EgressPolicy {
                 policy.allow_url_host(&url);
             }
         });
+        for url in venafi_urls(spec) {
+            if let Ok(url) = Url::parse(&url) {
+                policy.allow_url_host(&url);
+            }
+        }
         policy
     }
 
@@ -119,6 +124,30 @@ impl EgressPolicy {
         }
         Ok(())
     }
+}
+
+/// Venafi URLs the generic scan misses, as cert-manager's Venafi issuer
+/// (through vcert) reads them: `cloud.url` defaults to Venafi Cloud's
+/// public API, and a TPP or Cloud URL written without a scheme means
+/// `https://`.
+fn venafi_urls(spec: &Value) -> Vec<String> {
+    let Some(venafi) = spec.get("venafi") else {
+        return Vec::new();
+    };
+    let mut urls = Vec::new();
+    for (section, default) in [("tpp", None), ("cloud", Some("https://api.venafi.cloud/"))] {
+        let Some(config) = venafi.get(section) else {
+            continue;
+        };
+        match config.get("url").and_then(Value::as_str).map(str::trim) {
+            Some(url) if !url.is_empty() && !url.contains("://") => {
+                urls.push(format!("https://{url}"));
+            }
+            Some(url) if !url.is_empty() => {}
+            _ => urls.extend(default.map(str::to_owned)),
+        }
+    }
+    urls
 }
 
 fn collect_urls(value: &Value, found: &mut impl FnMut(&str)) {
@@ -278,6 +307,37 @@ mod tests {
         assert_eq!(class("224.0.0.1"), Some("multicast"));
         assert_eq!(class("192.168.1.1"), None);
         assert_eq!(class("2001:db8::1"), None);
+    }
+
+    #[test]
+    fn venafi_urls_as_vcert_reads_them() {
+        let cloud_default = EgressPolicy::from_issuer_spec(&json!({
+            "venafi": {"zone": "a\\b", "cloud": {"apiTokenSecretRef": {"name": "k"}}}
+        }));
+        assert!(
+            cloud_default
+                .check_url("https://api.venafi.cloud/v1/useraccounts")
+                .is_ok()
+        );
+        assert!(cloud_default.check_url("https://evil.example/").is_err());
+        let named = EgressPolicy::from_issuer_spec(&json!({
+            "venafi": {"zone": "z", "tpp": {"url": "tpp.example.com/vedsdk", "credentialsRef": {"name": "c"}}}
+        }));
+        assert!(
+            named
+                .check_url("https://tpp.example.com/vedsdk/certificates/request")
+                .is_ok()
+        );
+        assert!(named.check_url("https://api.venafi.cloud/").is_err());
+        let explicit = EgressPolicy::from_issuer_spec(&json!({
+            "venafi": {"zone": "a\\b", "cloud": {"url": "https://127.0.0.1:9443", "apiTokenSecretRef": {"name": "k"}}}
+        }));
+        assert!(
+            explicit
+                .check_url("https://127.0.0.1:9443/v1/useraccounts")
+                .is_ok()
+        );
+        assert!(explicit.check_url("https://api.venafi.cloud/").is_err());
     }
 
     #[test]

@@ -28,6 +28,6 @@ pub enum PluginError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("no bundled plugin is called {0:?} (bundled: selfsigned, ca, acme, vault)")]
+    #[error("no bundled plugin is called {0:?} (bundled: selfsigned, ca, acme, vault, venafi)")]
     UnknownBundled(String),
 }

@@ -130,8 +130,9 @@ impl SecretStore for MemorySecrets {
 /// naming conventions: the value of every `secretName` field, and the `name`
 /// of every `secretRef` or `...SecretRef` object (`privateKeySecretRef`,
 /// `tokenSecretRef`, `appRole.secretRef`, `caBundleSecretRef`,
-/// `keySecretRef`, DNS-01 providers' `...SecretRef`s). Third-party plugins
-/// follow the same convention in `spec.plugin.config`.
+/// `keySecretRef`, DNS-01 providers' `...SecretRef`s), and of every
+/// `credentialsRef` (Venafi TPP's and NGTS's credentials Secret).
+/// Third-party plugins follow the same convention in `spec.plugin.config`.
 pub fn referenced_secrets(spec: &Value) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     collect_references(spec, &mut names);
@@ -146,7 +147,9 @@ fn collect_references(value: &Value, names: &mut BTreeSet<String>) {
                     if let Some(name) = item.as_str() {
                         names.insert(name.to_owned());
                     }
-                } else if (key == "secretRef" || key.ends_with("SecretRef"))
+                } else if (key == "secretRef"
+                    || key.ends_with("SecretRef")
+                    || key == "credentialsRef")
                     && let Some(name) = item.get("name").and_then(Value::as_str)
                 {
                     names.insert(name.to_owned());
@@ -196,12 +199,25 @@ mod tests {
             },
             "ca": {"secretName": "ca-key-pair"},
             "vault": {"auth": {"appRole": {"roleId": "r", "secretRef": {"name": "approle", "key": "secretId"}}}},
+            "venafi": {
+                "tpp": {"credentialsRef": {"name": "tpp-login"}, "caBundleSecretRef": {"name": "tpp-ca", "key": "ca.crt"}},
+                "cloud": {"apiTokenSecretRef": {"name": "cloud-key", "key": "api-key"}}
+            },
             "other": {"name": "not-a-secret"}
         });
         let names: Vec<_> = referenced_secrets(&spec).into_iter().collect();
         assert_eq!(
             names,
-            ["acme-account", "approle", "ca-key-pair", "eab", "tsig"]
+            [
+                "acme-account",
+                "approle",
+                "ca-key-pair",
+                "cloud-key",
+                "eab",
+                "tpp-ca",
+                "tpp-login",
+                "tsig"
+            ]
         );
     }
 

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// The issuer types cert-manager defines, with the bundled plugin that
-/// serves each (`acme` and `venafi` are not bundled yet).
+/// serves each.
 pub const BUILT_IN_TYPES: &[(&str, &str)] = &[
     ("selfSigned", "selfsigned"),
     ("ca", "ca"),

@@ -42,8 +42,15 @@ impl Embedded {
     }
 
     pub fn start_with(dir: &Path, extra: &[&str]) -> Embedded {
+        Embedded::start_with_env(dir, extra, &[])
+    }
+
+    /// `start_with`, with environment variables for the process (e.g.
+    /// `SSL_CERT_FILE`, the roots outbound TLS trusts).
+    pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Embedded {
         let _ = std::fs::remove_file(dir.join("kubeconfig"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_certwasm"))
+            .envs(env.iter().copied())
             .args(["run", "--data-dir"])
             .arg(dir)
             .args(["--api-address", "127.0.0.1:0"])
