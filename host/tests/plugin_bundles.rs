@@ -19,10 +19,11 @@ use certwasm::bundle::oci::{self, RegistryOptions};
 use certwasm::bundle::{BundleError, sha256_hex};
 use certwasm::controller::PluginSet;
 use certwasm::controller::plugins::PluginResolveError;
-use certwasm::plugin::bindings::types::IssuerConfig;
+use certwasm::plugin::bindings::types::{IssuerConfig, IssuerKind};
 use certwasm::plugin::secrets::MemorySecrets;
 use certwasm::plugin::{BUNDLED, CallEffects, CallLimits, PluginCallError};
-use common::{Embedded, text};
+use common::cfssl::Cfssl;
+use common::{Embedded, openssl_verify, text};
 
 fn bundled(name: &str) -> &'static [u8] {
     BUNDLED.iter().find(|p| p.name == name).unwrap().wasm
@@ -215,7 +216,7 @@ fn counting_server() -> (u16, Arc<AtomicUsize>) {
 
 fn acme_config(port: u16) -> IssuerConfig {
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "acme".into(),
         namespace: "default".into(),
         spec_json: serde_json::json!({"acme": {
@@ -301,7 +302,7 @@ fn memory_and_timeout_grants_bound_each_call() {
     let resolved = plugins.resolve("small", None).unwrap();
     assert_eq!(resolved.grants.timeout, Some(Duration::from_secs(3)));
     let config = IssuerConfig {
-        kind: "ClusterIssuer".into(),
+        kind: IssuerKind::ClusterIssuer,
         name: "ca".into(),
         namespace: "cert-manager".into(),
         spec_json: r#"{"ca":{"secretName":"root"}}"#.into(),
@@ -1159,3 +1160,122 @@ fn bench_bundle_start_up() {
         pulled.as_secs_f64() * 1e3
     );
 }
+
+/// Builds the third-party CFSSL plugin as its author would
+/// (`examples/plugins/cfssl/README.md`), into the directory the test
+/// crate's build script uses for guests, so a built copy is reused.
+fn build_cfssl_plugin() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target = workspace.join("target").join("guests");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(workspace)
+        .env_remove("CARGO_TARGET_DIR")
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "plugin",
+            "-p",
+            "certwasm-plugin-cfssl",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "building the plugin: {}", text(&output));
+    target.join("wasm32-wasip2/plugin/certwasm_plugin_cfssl.wasm")
+}
+
+/// The story a third party follows, end to end with real peers: the author
+/// builds the CFSSL plugin with cargo; the operator adds it to a bundle with
+/// its grants and pushes the bundle to a registry (Debian
+/// `docker-registry`); `certwasm run --plugin-bundle oci://…@sha256:…`
+/// serves an Issuer naming it in `spec.plugin`, and the Certificate is
+/// signed by a real `cfssl serve`, its chain verified against CFSSL's CA.
+#[test]
+fn a_third_party_plugin_pushed_to_a_registry_issues_through_cfssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+
+    // 1. The author builds the component.
+    let built = build_cfssl_plugin();
+    let bundle_dir = dir.path().join("bundle");
+    std::fs::create_dir(&bundle_dir).unwrap();
+    let component = bundle_dir.join("cfssl.wasm");
+    std::fs::copy(&built, &component).unwrap();
+
+    // 2. The operator adds it to a bundle with its grants.
+    let manifest = bundle_dir.join("plugins.yaml");
+    run_ok(
+        certwasm()
+            .args(["bundle", "add"])
+            .arg(&manifest)
+            .arg(&component)
+            .args(["--name", "cfssl", "--allow-host", "127.0.0.1"])
+            .args(["--memory", "32Mi", "--timeout", "5s", "--cache-dir"])
+            .arg(&cache),
+    );
+    let digest = sha256_hex(&std::fs::read(&component).unwrap());
+    let inspect = run_ok(
+        certwasm()
+            .args(["bundle", "inspect"])
+            .arg(&manifest)
+            .arg("--cache-dir")
+            .arg(&cache),
+    );
+    assert!(
+        inspect.contains("cfssl") && inspect.contains(&digest[..12]),
+        "{inspect}"
+    );
+
+    // 3. ... pushes it, and gets the pinned reference.
+    let registry = start_registry(&dir.path().join("registry"), "");
+    let pinned = run_ok(
+        certwasm()
+            .args(["bundle", "push"])
+            .arg(&manifest)
+            .arg(format!("oci://{}/team/issuers:1.0", registry.address)),
+    );
+    assert!(
+        pinned.starts_with(&format!("oci://{}/team/issuers@sha256:", registry.address)),
+        "{pinned}"
+    );
+
+    // 4. certwasm run with the pinned bundle; an Issuer names the plugin.
+    let cfssl = Cfssl::start(false);
+    let server = Embedded::start_with(&dir.path().join("data"), &["--plugin-bundle", &pinned]);
+    server.apply_ok(&format!(
+        "apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {{name: cfssl, namespace: default}}
+spec:
+  plugin:
+    name: cfssl
+    config: {{url: \"{}\", profile: server}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{name: web, namespace: default}}
+spec:
+  secretName: web-tls
+  dnsNames: [web.example.com]
+  issuerRef: {{name: cfssl, kind: Issuer}}
+",
+        cfssl.url()
+    ));
+    let ready = wait_issuer(&server, "default", "cfssl", "True|");
+    assert!(
+        ready.contains("(plugin cfssl ") && ready.contains(&format!("sha256:{digest})")),
+        "{ready}"
+    );
+    server.wait_ready("web");
+    let chain = server.jsonpath("secret", "web-tls", ".data.tls\\.crt");
+    let chain = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, chain.trim())
+        .unwrap();
+    let ca_pem = std::fs::read(cfssl.ca_pem_path()).unwrap();
+    let verified = openssl_verify(dir.path(), &ca_pem, &chain);
+    assert!(verified.contains(": OK"), "{verified}\n{}", cfssl.log());
+}
+

@@ -6,6 +6,7 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod cfssl;
 pub mod pebble;
 
 use std::io::{BufRead, BufReader};

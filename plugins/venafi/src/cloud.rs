@@ -3,7 +3,7 @@
 //! with no I/O. Paths are relative to the base URL
 //! ([`crate::config::cloud_base_url`]).
 
-use certwasm_plugin_sdk::types::{HttpRequest, HttpResponse};
+use certwasm_plugin_sdk::types::{HttpMethod, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -94,7 +94,7 @@ impl CloudError {
 
 /// A request to Venafi Cloud with the API key.
 pub fn request(
-    method: &str,
+    method: HttpMethod,
     base_url: &str,
     path: &str,
     api_key: &str,
@@ -111,7 +111,7 @@ pub fn request(
         headers.push(("accept".to_owned(), "*/*".to_owned()));
     }
     HttpRequest {
-        method: method.to_owned(),
+        method,
         url: format!("{base_url}{path}"),
         headers,
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
@@ -377,7 +377,7 @@ mod tests {
             contents_path("c1"),
             "outagedetection/v1/certificates/c1/contents?format=PEM&chainOrder=EE_FIRST"
         );
-        let r = request("GET", "https://api/", USER_ACCOUNTS, "k", None);
+        let r = request(HttpMethod::Get, "https://api/", USER_ACCOUNTS, "k", None);
         assert_eq!(r.url, "https://api/v1/useraccounts");
         assert!(r.headers.contains(&("tppl-api-key".into(), "k".into())));
     }

@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, Event, EventType, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig,
+    CertificateRequest, Event, EventType, HttpMethod, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig,
     Pending, PluginError, Readiness, Secret,
 };
 use certwasm_plugin_sdk::{config::issuer_section, failed, pending};
@@ -220,7 +220,7 @@ impl<'h> Tpp<'h> {
 
     fn send(
         &self,
-        method: &str,
+        method: HttpMethod,
         path: &str,
         body: Option<&Value>,
     ) -> Result<HttpResponse, TppError> {
@@ -254,7 +254,7 @@ impl<'h> Tpp<'h> {
         }
         let body = tpp::oauth_body(username, password);
         let previous = self.token.take();
-        let answer = self.send("POST", tpp::AUTHORIZE_OAUTH, Some(&body));
+        let answer = self.send(HttpMethod::Post, tpp::AUTHORIZE_OAUTH, Some(&body));
         self.token = previous;
         let token = tpp::token(&answer?, self.host.now_unix())?;
         let seconds = token
@@ -293,7 +293,7 @@ impl<'h> Tpp<'h> {
     }
 
     fn ping(&self) -> Result<(), TppError> {
-        self.send("GET", tpp::PING, None)
+        self.send(HttpMethod::Get, tpp::PING, None)
             .and_then(|r| tpp::ping(&r))
     }
 
@@ -302,7 +302,7 @@ impl<'h> Tpp<'h> {
         match &self.auth {
             TppAuth::Password { .. } => self.log_in(true),
             TppAuth::AccessToken(_) => self
-                .send("GET", tpp::AUTHORIZE_VERIFY, None)
+                .send(HttpMethod::Get, tpp::AUTHORIZE_VERIFY, None)
                 .and_then(|r| tpp::verified(&r)),
         }
     }
@@ -310,14 +310,14 @@ impl<'h> Tpp<'h> {
     fn check_zone(&mut self, zone: &str) -> Result<(), TppError> {
         let body = tpp::check_policy_body(&config::policy_dn(zone));
         self.authed(|c| {
-            c.send("POST", tpp::CHECK_POLICY, Some(&body))
+            c.send(HttpMethod::Post, tpp::CHECK_POLICY, Some(&body))
                 .and_then(|r| tpp::policy(&r))
         })
     }
 
     fn request(&mut self, body: &Value) -> Result<String, TppError> {
         self.authed(|c| {
-            c.send("POST", tpp::REQUEST, Some(body))
+            c.send(HttpMethod::Post, tpp::REQUEST, Some(body))
                 .and_then(|r| tpp::pickup_id(&r))
         })
     }
@@ -325,7 +325,7 @@ impl<'h> Tpp<'h> {
     fn retrieve(&mut self, pickup_id: &str) -> Result<Retrieved, TppError> {
         let body = tpp::retrieve_body(pickup_id);
         self.authed(|c| {
-            c.send("POST", tpp::RETRIEVE, Some(&body))
+            c.send(HttpMethod::Post, tpp::RETRIEVE, Some(&body))
                 .and_then(|r| tpp::retrieved(&r))
         })
     }
@@ -358,7 +358,7 @@ impl<'h> Cloud<'h> {
 
     fn send(
         &self,
-        method: &str,
+        method: HttpMethod,
         path: &str,
         body: Option<&Value>,
     ) -> Result<HttpResponse, CloudError> {
@@ -367,7 +367,7 @@ impl<'h> Cloud<'h> {
     }
 
     fn get(&self, path: &str) -> Result<HttpResponse, CloudError> {
-        self.send("GET", path, None)
+        self.send(HttpMethod::Get, path, None)
     }
 
     fn zone_key(&self, zone: &CloudZone) -> String {
@@ -503,7 +503,6 @@ fn still_pending(state: &State, waiting_for: String, events: Vec<Event>) -> Issu
         retry_after_ms: poll_delay_ms(state.polls()),
         waiting_for,
         events,
-        order: None,
     })
 }
 
@@ -683,7 +682,7 @@ fn cloud_request(
         request.duration_seconds,
     );
     client
-        .send("POST", cloud::CERTIFICATE_REQUESTS, Some(&body))
+        .send(HttpMethod::Post, cloud::CERTIFICATE_REQUESTS, Some(&body))
         .and_then(|r| cloud::request_id(&r))
         .map_err(|e| {
             if !e.retryable() {

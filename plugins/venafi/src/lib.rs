@@ -32,11 +32,11 @@ struct Imports;
 
 impl flow::VenafiHost for Imports {
     fn secret(&self, name: &str) -> Result<Option<Secret>, String> {
-        secrets::get(name)
+        secrets::get(name).map_err(|e| e.message().to_owned())
     }
 
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        http::send(&request)
+        http::send(&request).map_err(|e| e.message().to_owned())
     }
 
     fn now_unix(&self) -> i64 {
@@ -52,7 +52,7 @@ impl flow::VenafiHost for Imports {
     }
 
     fn cache_set(&self, key: &str, value: &[u8], ttl_seconds: u32) -> Result<(), String> {
-        cache::set(key, value, ttl_seconds)
+        cache::set(key, value, ttl_seconds).map_err(|e| e.message().to_owned())
     }
 
     fn cache_remove(&self, key: &str) {
@@ -69,6 +69,7 @@ impl Guest for Venafi {
             version: env!("CARGO_PKG_VERSION").into(),
             issuer_types: vec!["venafi".into()],
             description: "Certificates from Venafi Trust Protection Platform or Venafi Cloud (cert-manager's Venafi issuer).".into(),
+            needs: Vec::new(),
         }
     }
 

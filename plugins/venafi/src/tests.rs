@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey};
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig, PluginError, Secret,
+    CertificateRequest, HttpMethod, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig, IssuerKind,
+    PluginError, Secret,
 };
 use serde_json::{Value, json};
 
@@ -118,7 +119,7 @@ const BASE: &str = "https://venafi.example/";
 
 fn issuer(spec: Value) -> IssuerConfig {
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "venafi".into(),
         namespace: "default".into(),
         spec_json: json!({ "venafi": spec }).to_string(),
@@ -157,7 +158,6 @@ fn request(issuer: IssuerConfig, annotations: &[(&str, &str)]) -> CertificateReq
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
-        presented_challenges: vec![],
     }
 }
 

@@ -4,7 +4,7 @@
 //! ([`crate::config::tpp_base_url`]).
 
 use base64::Engine as _;
-use certwasm_plugin_sdk::types::{HttpRequest, HttpResponse};
+use certwasm_plugin_sdk::types::{HttpMethod, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -57,7 +57,7 @@ impl TppError {
 
 /// A JSON request to TPP, with a bearer token when there is one.
 pub fn request(
-    method: &str,
+    method: HttpMethod,
     base_url: &str,
     path: &str,
     token: Option<&str>,
@@ -72,7 +72,7 @@ pub fn request(
         headers.push(("authorization".to_owned(), format!("Bearer {token}")));
     }
     HttpRequest {
-        method: method.to_owned(),
+        method,
         url: format!("{base_url}{path}"),
         headers,
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn requests_carry_the_token_and_bundle() {
         let r = request(
-            "POST",
+            HttpMethod::Post,
             "https://t/",
             REQUEST,
             Some("tok"),

@@ -27,11 +27,11 @@ struct Imports;
 
 impl issuer::CfsslHost for Imports {
     fn secret(&self, name: &str) -> Result<Option<Secret>, String> {
-        secrets::get(name)
+        secrets::get(name).map_err(|e| e.message().to_owned())
     }
 
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        http::send(&request)
+        http::send(&request).map_err(|e| e.message().to_owned())
     }
 
     fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
@@ -39,7 +39,7 @@ impl issuer::CfsslHost for Imports {
     }
 
     fn cache_set(&self, key: &str, value: &[u8], ttl_seconds: u32) -> Result<(), String> {
-        cache::set(key, value, ttl_seconds)
+        cache::set(key, value, ttl_seconds).map_err(|e| e.message().to_owned())
     }
 
     fn warn(&self, message: &str) {
@@ -56,6 +56,7 @@ impl Guest for Cfssl {
             version: env!("CARGO_PKG_VERSION").into(),
             issuer_types: vec!["plugin".into()],
             description: "Certificates signed by a CloudFlare CFSSL API server (sign, or authsign with an HMAC key).".into(),
+            needs: Vec::new(),
         }
     }
 

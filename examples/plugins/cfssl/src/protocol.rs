@@ -3,7 +3,7 @@
 //! envelope (`{"success", "result", "errors": [{"code", "message"}]}`,
 //! `api/api.go`). Nothing here calls the host.
 
-use certwasm_plugin_sdk::types::{HttpRequest, HttpResponse};
+use certwasm_plugin_sdk::types::{HttpMethod, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -29,7 +29,7 @@ impl Endpoint {
     /// A JSON `POST` to `path`, as every CFSSL endpoint takes.
     pub fn post(&self, path: &str, body: Vec<u8>) -> HttpRequest {
         HttpRequest {
-            method: "POST".to_owned(),
+            method: HttpMethod::Post,
             url: format!("{}{path}", self.url),
             headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
             body,
@@ -199,7 +199,7 @@ mod tests {
             ca_bundle_pem: Some("PEM".into()),
         };
         let request = endpoint.post(INFO_PATH, info_body("primary", "server"));
-        assert_eq!(request.method, "POST");
+        assert_eq!(request.method, HttpMethod::Post);
         assert_eq!(request.url, "https://cfssl.test:8888/api/v1/cfssl/info");
         assert_eq!(request.ca_bundle_pem.as_deref(), Some("PEM"));
         let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
