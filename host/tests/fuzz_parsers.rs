@@ -618,13 +618,32 @@ proptest! {
     #![proptest_config(config(2048))]
 
     #[test]
-    fn go_durations_never_panic_and_print_back(text in duration_text(), seconds in 0u64..(1 << 40), nanos in 0u32..1_000_000_000) {
+    fn go_durations_never_panic_and_print_back(text in duration_text(), seconds in 0u64..18_446_744_073, nanos in 0u32..1_000_000_000) {
         if let Ok(parsed) = go_duration::parse(&text) {
             let printed = go_duration::format(parsed);
             prop_assert_eq!(go_duration::parse(&printed), Ok(parsed), "{:?} printed as {:?}", text, printed);
         }
+        // Every duration the parser can return (up to u64::MAX ns).
         let duration = std::time::Duration::new(seconds, nanos);
         let printed = go_duration::format(duration);
         prop_assert_eq!(go_duration::parse(&printed), Ok(duration), "{:?}", printed);
     }
+}
+
+// ------------------------------------------- regressions the fuzzing found
+
+/// Found by `go_durations_never_panic_and_print_back`: parsing summed
+/// floats, so past 2^53 ns (about 104 days) a formatted duration parsed
+/// back a few nanoseconds off (`10007h59m57.044507329s`).
+#[test]
+fn a_long_duration_with_nanoseconds_parses_back_exactly() {
+    let duration = std::time::Duration::new(36_028_797, 44_507_329);
+    let printed = go_duration::format(duration);
+    assert_eq!(printed, "10007h59m57.044507329s");
+    assert_eq!(go_duration::parse(&printed), Ok(duration));
+    // Go truncates a fraction below the nanosecond rather than rounding.
+    assert_eq!(
+        go_duration::parse("1.0000000009s"),
+        Ok(std::time::Duration::from_nanos(1_000_000_000))
+    );
 }

@@ -20,7 +20,8 @@ use certwasm_plugin_acme::order::{
 };
 use certwasm_plugin_acme::solver::Solver;
 use certwasm_plugin_acme::{identifiers, poll};
-use certwasm_plugin_sdk::x509::{SignatureAlgorithm, Signer};
+use certwasm_plugin_sdk::types::SignatureAlgorithm;
+use certwasm_plugin_sdk::x509::Signer;
 use p256::pkcs8::EncodePublicKey;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
@@ -290,7 +291,7 @@ fn plausible_exchange() -> Vec<HttpResponse> {
         answer(
             201,
             vec![nonce(), ("Location".into(), "https://ca/acct/1".into())],
-            json!({"status": "valid"}),
+            json!({"status": "valid", "contact": ["mailto:user@example.com"]}),
         ),
         answer(
             201,
@@ -549,5 +550,30 @@ fn the_plausible_exchange_is_understood() {
         transport.0.borrow().len() <= 2,
         "{}",
         transport.0.borrow().len()
+    );
+}
+
+/// A Retry-After HTTP-date with fields out of range made the date
+/// arithmetic overflow: a panic in a debug build, and in the component
+/// (built without overflow checks) a wrapped, meaningless delay. Such a
+/// header is not a date.
+#[test]
+fn a_retry_after_date_with_absurd_fields_is_not_a_date() {
+    let absurd = [
+        "Sun, 9223372036854775807 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 9223372036854775807 08:49:37 GMT",
+        "Sun, 06 Nov 1994 9223372036854775807:49:37 GMT",
+        "Sun, 06 Nov -9223372036854775808 08:49:37 GMT",
+        "Sun, 32 Nov 1994 08:49:37 GMT",
+    ];
+    for value in absurd {
+        assert_eq!(client::parse_retry_after(value, 0), None, "{value}");
+        assert_eq!(poll::delay_ms(0, Some(value), 0), poll::FIRST_POLL_MS);
+    }
+    // A real date with the clock at either end of time: no overflow.
+    assert!(client::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", i64::MIN).is_some());
+    assert_eq!(
+        client::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", i64::MAX),
+        Some(0)
     );
 }
