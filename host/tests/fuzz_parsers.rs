@@ -647,3 +647,20 @@ fn a_long_duration_with_nanoseconds_parses_back_exactly() {
         Ok(std::time::Duration::from_nanos(1_000_000_000))
     );
 }
+
+/// Found by `json_patches_never_panic`: a `move` whose destination index is
+/// out of range failed after removing its source, and the patch left the
+/// object without it (the json-patch crate's undo log skips the failing
+/// operation itself).
+#[test]
+fn a_failed_json_patch_move_leaves_the_object_unchanged() {
+    let live = json!({"metadata": {"name": "p"}, "status": {"conditions": [{"type": "Ready"}]}});
+    let ops = json!([{"op": "move", "from": "/metadata", "path": "/status/conditions/9"}]);
+    let mut target = live.clone();
+    assert!(patch::json_patch(&mut target, &ops).is_err());
+    assert_eq!(target, live);
+    // A good patch still applies.
+    let ops = json!([{"op": "move", "from": "/metadata/name", "path": "/status/name"}]);
+    patch::json_patch(&mut target, &ops).unwrap();
+    assert_eq!(target["status"]["name"], "p");
+}
