@@ -32,27 +32,30 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
     if rest.is_empty() {
         return Err(invalid());
     }
-    let mut total_nanos: f64 = 0.0;
+    // Integer arithmetic, as Go's: a float sum loses nanoseconds past
+    // 2^53 ns (about 104 days), so a formatted duration did not always
+    // parse back to itself.
+    let mut total_nanos: u128 = 0;
     while !rest.is_empty() {
         let number_end = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(invalid)?;
         let (number, after) = rest.split_at(number_end);
-        if number.is_empty() || number == "." {
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
             return Err(invalid());
         }
-        let value: f64 = number.parse().map_err(|_| invalid())?;
         let unit_end = after
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_end);
-        let scale = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             "" => return Err(invalid()),
             other => {
                 return Err(DurationError::UnknownUnit(
@@ -61,13 +64,28 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
                 ));
             }
         };
-        total_nanos += value * scale;
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            // Too many digits for u128 is far past the limit below.
+            whole.parse().map_err(|_| invalid())?
+        };
+        // Digits past the 20th are below a nanosecond even for hours, and
+        // are dropped as Go drops them.
+        let (mut numerator, mut denominator) = (0u128, 1u128);
+        for digit in fraction.bytes().take(20) {
+            numerator = numerator * 10 + u128::from(digit - b'0');
+            denominator *= 10;
+        }
+        total_nanos = whole
+            .checked_mul(scale)
+            .and_then(|n| n.checked_add(numerator * scale / denominator))
+            .and_then(|n| n.checked_add(total_nanos))
+            .ok_or_else(invalid)?;
         rest = next;
     }
-    if !total_nanos.is_finite() || total_nanos > u64::MAX as f64 {
-        return Err(invalid());
-    }
-    Ok(Duration::from_nanos(total_nanos.round() as u64))
+    let nanos = u64::try_from(total_nanos).map_err(|_| invalid())?;
+    Ok(Duration::from_nanos(nanos))
 }
 
 /// Formats a duration as Go's `Duration.String` does (`2160h0m0s`), which is

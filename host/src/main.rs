@@ -34,8 +34,30 @@ fn purge_freed_memory_at_once() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
 }
 
+/// Raises the soft limit on open files to the hard limit, as the Go
+/// runtime does for every Go program (kube-apiserver among them): each
+/// watch holds a connection, and the usual soft limit (1,024) would cap
+/// `certwasm run` at about a thousand watchers while the hard limit allows
+/// far more. Failing to raise it is not fatal; the server then runs with
+/// what it has.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     purge_freed_memory_at_once();
+    raise_open_file_limit();
     let cli = certwasm::cli::Cli::parse();
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()

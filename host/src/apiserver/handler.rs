@@ -28,10 +28,34 @@ use super::watch::Change;
 use super::writes::{self, DeleteOptions, Propagation, Subresource, UpdateMode, WriteContext};
 use crate::api::defaults::UserInfo;
 
-/// Largest request body accepted (kube-apiserver's limit is 3 MiB).
-const MAX_BODY: usize = 3 * 1024 * 1024;
+/// Largest request body accepted: kube-apiserver's `maxRequestBodyBytes`
+/// (3 MiB), so a manifest that one accepts, this accepts, and a larger body
+/// is refused with the same 413 before it is buffered.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// How much of a refused body is still read and thrown away, after the
+/// 413 is sent, before the connection is closed. A client that writes its
+/// whole body before reading the answer (curl, many HTTP/1.1 clients)
+/// would otherwise have its connection reset under it and never see the
+/// status (the kernel discards unread data on a reset). Go's server lingers
+/// the same way; past this budget the connection is simply dropped.
+pub const REFUSED_BODY_DRAIN: usize = 64 * 1024 * 1024;
+/// How long the drain of a refused body may take (see [`REFUSED_BODY_DRAIN`]).
+pub const REFUSED_BODY_DRAIN_TIME: Duration = Duration::from_secs(10);
+/// How long reading a request body may take: kube-apiserver's default
+/// `--request-timeout` (1 minute) for a request that is not a watch. A
+/// client trickling its body would otherwise hold its task and buffer for
+/// ever.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a watch lasts when the client does not say.
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The longest watch a client may ask for with `timeoutSeconds`: a larger
+/// value is clamped (a week), so an absurd one (`u64::MAX`) cannot overflow
+/// the deadline.
+const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// How long a watch or list from a resourceVersion the store has not reached
+/// waits for it before answering 504 (kube-apiserver's watch cache
+/// `blockTimeout`).
+pub const FUTURE_VERSION_WAIT: Duration = Duration::from_secs(3);
 /// How often a watch that allows bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
 
@@ -112,12 +136,9 @@ pub async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> 
     let Some(route) = route::parse(&state.registry, &path) else {
         return StatusError::no_route(&path).into_response();
     };
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let body = match read_body(&parts.headers, body).await {
         Ok(body) => body,
-        Err(err) => {
-            return StatusError::bad_request(format!("cannot read the request body: {err}"))
-                .into_response();
-        }
+        Err(refused) => return refused,
     };
     let accept_table = parts
         .headers
@@ -181,6 +202,75 @@ pub async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> 
     }
 }
 
+/// Reads a request body of at most [`MAX_BODY`] bytes; a larger one is
+/// answered 413 as kube-apiserver does, without being buffered.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    use futures_util::StreamExt;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut stream = body.into_data_stream();
+    if declared.is_none_or(|n| n <= MAX_BODY as u64) {
+        // Grown as the bytes arrive, not reserved from what the client
+        // announces: a thousand clients announcing 3 MiB and sending
+        // nothing must not hold 3 GiB.
+        let mut buffer = Vec::new();
+        let read = async {
+            loop {
+                match stream.next().await {
+                    Some(Ok(chunk)) if buffer.len() + chunk.len() > MAX_BODY => break Ok(true),
+                    Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
+                    Some(Err(err)) => break Err(err),
+                    None => break Ok(false),
+                }
+            }
+        };
+        match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+            Ok(Ok(false)) => return Ok(Bytes::from(buffer)),
+            // Too large: answered below.
+            Ok(Ok(true)) => {}
+            Ok(Err(err)) => {
+                return Err(StatusError::bad_request(format!(
+                    "cannot read the request body: {err}"
+                ))
+                .into_response());
+            }
+            Err(_) => {
+                return Err(StatusError::timeout(
+                    "request did not complete within the allowed duration",
+                )
+                .into_response());
+            }
+        }
+    }
+    // A client that waits for `100 Continue` sends nothing more: the 413
+    // alone answers it. Any other keeps writing; read on (bounded) so it
+    // reads the answer instead of a reset connection.
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if !expects_continue {
+        tokio::spawn(async move {
+            let drain = async {
+                let mut drained = 0usize;
+                while let Some(Ok(chunk)) = stream.next().await {
+                    drained += chunk.len();
+                    if drained > REFUSED_BODY_DRAIN {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(REFUSED_BODY_DRAIN_TIME, drain).await;
+        });
+    }
+    let mut response = StatusError::entity_too_large(MAX_BODY).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Err(response)
+}
+
 fn found(document: Option<Value>, path: &str) -> Response {
     match document {
         Some(document) => json_response(StatusCode::OK, &document, &[]),
@@ -218,6 +308,12 @@ impl Incoming {
         if self.content_type.contains("yaml") {
             let text = std::str::from_utf8(&self.body)
                 .map_err(|_| StatusError::bad_request("the request body is not UTF-8"))?;
+            if super::body::yaml_flow_depth_exceeds(text, super::body::MAX_YAML_FLOW_DEPTH) {
+                return Err(StatusError::bad_request(format!(
+                    "cannot decode the YAML body: nested deeper than {} levels",
+                    super::body::MAX_YAML_FLOW_DEPTH
+                )));
+            }
             return serde_yaml::from_str(text).map_err(|e| {
                 StatusError::bad_request(format!("cannot decode the YAML body: {e}"))
             });
@@ -246,14 +342,23 @@ async fn serve_object(
     target: Target,
     request: Incoming,
 ) -> Result<Response, StatusError> {
+    for (what, segment) in [("Namespace", &target.namespace), ("Name", &target.name)] {
+        if let Some(segment) = segment
+            && let Some(problem) = object::path_segment_problem(segment)
+        {
+            return Err(StatusError::bad_request(format!(
+                "{what} parameter invalid: {segment:?}: {problem}"
+            )));
+        }
+    }
     let resource = Arc::clone(&target.resource);
     let namespace = target.namespace.clone().unwrap_or_default();
     let status_sub = target.subresource.as_deref() == Some("status");
     match (&request.method, &target.name) {
         (&Method::GET, None) if request.query.flag("watch") => {
-            watch(state, &resource, target.namespace.as_deref(), &request)
+            watch(state, &resource, target.namespace.as_deref(), &request).await
         }
-        (&Method::GET, None) => list(state, &resource, target.namespace.as_deref(), &request),
+        (&Method::GET, None) => list(state, &resource, target.namespace.as_deref(), &request).await,
         (&Method::GET, Some(name)) => {
             let key = resource.key(&namespace, name);
             let object = state
@@ -611,13 +716,25 @@ impl Selectors {
     }
 }
 
-fn list(
+async fn list(
     state: &Arc<ServerState>,
     resource: &Arc<ResourceType>,
     namespace: Option<&str>,
     request: &Incoming,
 ) -> Result<Response, StatusError> {
     let selectors = Selectors::parse(resource, &request.query)?;
+    // A list "not older than" a version (kube's default match for a
+    // non-zero resourceVersion without a continue token) waits for the store
+    // to reach it, as a watch does.
+    if request.query.get("continue").is_none_or(str::is_empty)
+        && request.query.get("resourceVersionMatch") != Some("Exact")
+        && let Some(rv) = request
+            .query
+            .get("resourceVersion")
+            .and_then(|rv| rv.parse::<u64>().ok())
+    {
+        wait_for_version(&state.store, rv).await?;
+    }
     let limit = request
         .query
         .get("limit")
@@ -701,7 +818,26 @@ fn columns(resource: &ResourceType) -> table::TableColumns {
     )
 }
 
-fn watch(
+/// Waits until the store has reached `requested`, at most
+/// [`FUTURE_VERSION_WAIT`]; past that, the 504 kube-apiserver answers for a
+/// resourceVersion from the future.
+async fn wait_for_version(store: &Store, requested: u64) -> Result<(), StatusError> {
+    /// How often the store's revision is looked at while waiting.
+    const POLL: Duration = Duration::from_millis(20);
+    let deadline = tokio::time::Instant::now() + FUTURE_VERSION_WAIT;
+    loop {
+        let current = store.revision();
+        if current >= requested {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(StatusError::too_large_resource_version(requested, current));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn watch(
     state: &Arc<ServerState>,
     resource: &Arc<ResourceType>,
     namespace: Option<&str>,
@@ -715,7 +851,9 @@ fn watch(
         .query
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
-        .map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs);
+        .map_or(DEFAULT_WATCH_TIMEOUT, |t| {
+            Duration::from_secs(t).min(MAX_WATCH_TIMEOUT)
+        });
     let requested = request
         .query
         .get("resourceVersion")
@@ -727,6 +865,7 @@ fn watch(
             let since = rv.parse::<u64>().map_err(|_| {
                 StatusError::bad_request(format!("invalid resource version {rv:?}"))
             })?;
+            wait_for_version(&state.store, since).await?;
             (Vec::new(), since)
         }
         _ => {

@@ -6,6 +6,7 @@
 //! more place that API exists.
 
 pub mod admission;
+pub mod body;
 pub mod bootstrap;
 pub mod discovery;
 pub mod handler;
@@ -23,4 +24,4 @@ pub mod table;
 pub mod watch;
 pub mod writes;
 
-pub use server::{ApiConfig, ApiServer, ServerError};
+pub use server::{ApiConfig, ApiServer, Limits, ServerError};

@@ -156,6 +156,24 @@ pub fn generated_suffix() -> String {
         .collect()
 }
 
+/// Why a name or namespace taken from a request path cannot name anything
+/// (kube-apiserver's `IsValidPathSegmentName`): `.` and `..` would
+/// address another path and `/` or `%` cannot survive one. The request is
+/// refused with 400 before any lookup, as kube-apiserver's key function
+/// does.
+pub fn path_segment_problem(segment: &str) -> Option<&'static str> {
+    if segment == "." || segment == ".." {
+        return Some("may not be '.' or '..'");
+    }
+    if segment.contains('/') {
+        return Some("may not contain '/'");
+    }
+    if segment.contains('%') {
+        return Some("may not contain '%'");
+    }
+    None
+}
+
 /// Checks a name as a DNS-1123 subdomain (what kube-apiserver requires of
 /// most kinds' names), naming `metadata.name` on failure.
 pub fn validate_name(name: &str) -> Option<FieldError> {

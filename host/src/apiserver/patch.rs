@@ -50,11 +50,18 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     json_patch::merge(target, patch);
 }
 
-/// RFC 6902 JSON patch, all-or-nothing.
+/// RFC 6902 JSON patch, all-or-nothing: the operations run on a copy that
+/// replaces `target` only when all succeed. (The crate's own undo log does
+/// not undo a `move` that failed halfway — its source removed, its
+/// destination out of range — and panics if an undo fails.)
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
     let operations: json_patch::Patch =
         serde_json::from_value(patch.clone()).map_err(|e| PatchError::Json(e.to_string()))?;
-    json_patch::patch(target, &operations).map_err(|e| PatchError::Json(e.to_string()))
+    let mut patched = target.clone();
+    json_patch::patch_unsafe(&mut patched, &operations)
+        .map_err(|e| PatchError::Json(e.to_string()))?;
+    *target = patched;
+    Ok(())
 }
 
 // ------------------------------------------------------------ strategic merge

@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use serde_json::json;
@@ -58,6 +59,37 @@ pub struct ApiConfig {
     pub address: SocketAddr,
 }
 
+/// How long a client may take to complete the TLS handshake and then to
+/// send a request's headers: kube-apiserver's `ReadHeaderTimeout` (32 s,
+/// "just shy of requestTimeoutUpperBound"). Without it, a client that
+/// trickles its headers a byte at a time (slow loris) holds a connection
+/// and its task for ever.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(32);
+
+/// The first pause after `accept` fails (out of file descriptors, most
+/// likely); it doubles up to [`ACCEPT_BACKOFF_MAX`], as Go's `http.Server`
+/// does, so a full descriptor table does not turn the accept loop into a
+/// busy loop that starves the connections already open.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+/// The longest pause after a failed `accept`.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Per-connection limits. [`ApiServer::start`] uses the defaults, which
+/// are kube-apiserver's; tests shorten them to observe them.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+        }
+    }
+}
+
 /// A running API server.
 #[derive(Debug)]
 pub struct ApiServer {
@@ -76,6 +108,14 @@ impl ApiServer {
     /// Starts the API; returns once it accepts connections and the
     /// kubeconfig is written.
     pub async fn start(config: ApiConfig) -> Result<ApiServer, ServerError> {
+        ApiServer::start_with_limits(config, Limits::default()).await
+    }
+
+    /// [`ApiServer::start`] with other per-connection limits.
+    pub async fn start_with_limits(
+        config: ApiConfig,
+        limits: Limits,
+    ) -> Result<ApiServer, ServerError> {
         let credentials = bootstrap::credentials(&config.data_dir)?;
         let store = Store::open(&config.data_dir.join("store.redb"))?;
         let registry = Arc::new(Registry::standard());
@@ -109,7 +149,7 @@ impl ApiServer {
             bootstrap::kubeconfig(&format!("https://{address}"), &credentials).as_bytes(),
             0o600,
         )?;
-        let task = tokio::spawn(accept_loop(listener, acceptor, router));
+        let task = tokio::spawn(accept_loop(listener, acceptor, router, limits));
         Ok(ApiServer {
             address,
             kubeconfig,
@@ -150,26 +190,53 @@ fn tls_acceptor(credentials: &Credentials) -> Result<TlsAcceptor, ServerError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: axum::Router) {
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    router: axum::Router,
+    limits: Limits,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let builder = Arc::new(builder);
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                accepted
+            }
             Err(err) => {
-                tracing::warn!(error = %err, "accept failed");
+                tracing::warn!(error = %err, pause = ?backoff, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 continue;
             }
         };
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(router.clone());
+        let builder = Arc::clone(&builder);
         tokio::spawn(async move {
-            let tls = match acceptor.accept(stream).await {
-                Ok(tls) => tls,
-                Err(err) => {
-                    tracing::debug!(%peer, error = %err, "TLS handshake failed");
-                    return;
-                }
-            };
-            if let Err(err) = auto::Builder::new(TokioExecutor::new())
+            // The handshake counts against the header deadline too (Go's
+            // server sets the read deadline before its TLS handshake).
+            let tls =
+                match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                    .await
+                {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(err)) => {
+                        tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            if let Err(err) = builder
                 .serve_connection_with_upgrades(TokioIo::new(tls), service)
                 .await
             {

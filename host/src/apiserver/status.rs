@@ -113,6 +113,40 @@ impl StatusError {
         StatusError::new(410, "Expired", message)
     }
 
+    /// 413: the request body is larger than the server reads
+    /// (kube-apiserver's message, with its limit).
+    pub fn entity_too_large(limit: usize) -> Self {
+        StatusError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
+    /// 504: the request took longer than the server allows
+    /// (kube-apiserver's `NewTimeoutError`).
+    pub fn timeout(message: impl Into<String>) -> Self {
+        StatusError::new(504, "Timeout", format!("Timeout: {}", message.into()))
+    }
+
+    /// 504 with `Retry-After: 1`: a watch or list asked for a
+    /// resourceVersion the store has not reached within the wait
+    /// kube-apiserver's watch cache allows (its
+    /// `NewTooLargeResourceVersionError`). Clients (client-go's reflector,
+    /// kube-rs's watcher) recognise the `ResourceVersionTooLarge` cause and
+    /// retry; a request that simply hung would never tell them.
+    pub fn too_large_resource_version(requested: u64, current: u64) -> Self {
+        StatusError::new(
+            504,
+            "Timeout",
+            format!("Timeout: Too large resource version: {requested}, current: {current}"),
+        )
+        .with_details(json!({
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        }))
+    }
+
     /// 415: a patch type the resource does not support.
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {
         StatusError::new(415, "UnsupportedMediaType", message)
@@ -155,6 +189,19 @@ fn resource_kind(resource: &str) -> &str {
 impl IntoResponse for StatusError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (code, axum::Json(self.to_status())).into_response()
+        let retry_after = self
+            .details
+            .as_ref()
+            .and_then(|d| d.get("retryAfterSeconds"))
+            .and_then(Value::as_u64);
+        let mut response = (code, axum::Json(self.to_status())).into_response();
+        // kube-apiserver repeats `details.retryAfterSeconds` as the header
+        // generic HTTP clients honour.
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -12,7 +12,7 @@ pub mod pebble;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// The kubectl to test against; a missing kubectl fails the test with the
@@ -35,6 +35,8 @@ pub struct Embedded {
     child: Child,
     pub dir: PathBuf,
     metrics: mpsc::Receiver<String>,
+    /// Everything `certwasm run` wrote to stderr (its log) so far.
+    log: Arc<Mutex<String>>,
 }
 
 impl Embedded {
@@ -72,6 +74,12 @@ impl Embedded {
             .expect("certwasm runs");
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
+        let log = Arc::new(Mutex::new(String::new()));
+        let keep = |log: &Arc<Mutex<String>>, line: &str| {
+            let mut log = log.lock().unwrap();
+            log.push_str(line);
+            log.push('\n');
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             assert!(
@@ -79,8 +87,11 @@ impl Embedded {
                 "certwasm run did not become ready"
             );
             match lines.next() {
-                Some(Ok(line)) if line.contains("API ready") => break,
-                Some(Ok(_)) => {}
+                Some(Ok(line)) if line.contains("API ready") => {
+                    keep(&log, &line);
+                    break;
+                }
+                Some(Ok(line)) => keep(&log, &line),
                 _ => panic!(
                     "certwasm run exited before it was ready: {:?}",
                     child.wait()
@@ -90,8 +101,10 @@ impl Embedded {
         // Keep draining stderr so the server never blocks on a full pipe,
         // noting where the metrics are served.
         let (found, metrics) = mpsc::channel();
+        let kept = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
+                keep(&kept, &line);
                 if let Some(url) = line.trim().strip_prefix("metrics: ") {
                     let _ = found.send(url.to_owned());
                 }
@@ -101,7 +114,18 @@ impl Embedded {
             child,
             dir: dir.to_owned(),
             metrics,
+            log,
         }
+    }
+
+    /// What `certwasm run` has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The process id of `certwasm run`, to read its resources in /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn kubeconfig(&self) -> PathBuf {

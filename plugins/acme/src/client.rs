@@ -227,8 +227,18 @@ pub fn parse_retry_after(value: &str, now_unix: i64) -> Option<u64> {
     let year: i64 = parts.next()?.parse().ok()?;
     let mut clock = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
     let (h, m, s) = (clock.next()??, clock.next()??, clock.next()??);
+    // An HTTP-date's fields are small; out of range, the date is not one
+    // (and the arithmetic below would overflow).
+    let in_range = (1..=31).contains(&day)
+        && (1..=9999).contains(&year)
+        && (0..24).contains(&h)
+        && (0..60).contains(&m)
+        && (0..=60).contains(&s);
+    if !in_range {
+        return None;
+    }
     let at = crate::time::days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s;
-    Some(u64::try_from(at - now_unix).unwrap_or(0))
+    Some(u64::try_from(at.saturating_sub(now_unix)).unwrap_or(0))
 }
 
 /// Reads an ACME error response into [`AcmeError::Server`].
