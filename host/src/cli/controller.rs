@@ -35,11 +35,25 @@ pub struct ControllerArgs {
     /// Namespace of the leader Lease.
     #[arg(long, default_value = "kube-system")]
     pub leader_election_namespace: String,
+    /// How long a leader's claim lasts without renewal (cert-manager's
+    /// flag; a Go duration).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub leader_election_lease_duration: std::time::Duration,
+    /// How long the leader keeps trying to renew before it steps down.
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
+    pub leader_election_renew_deadline: std::time::Duration,
+    /// How often candidates retry and the leader renews.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub leader_election_retry_period: std::time::Duration,
     /// Address of `/metrics`, `/healthz` and `/readyz`; `off` serves none.
     #[arg(long, default_value = "0.0.0.0:9402", value_parser = super::run::parse_listen_address)]
     pub metrics_listen_address: super::run::ListenAddress,
     #[command(flatten)]
     pub solvers: super::solver_args::SolverArgs,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::go_duration::parse(text).map_err(|e| e.to_string())
 }
 
 /// This replica's name in the Lease: the pod's name when the Deployment
@@ -59,9 +73,11 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let client = kube::Client::try_default()
+        let config = kube::Config::infer()
             .await
             .context("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+        let client = kube::Client::try_from(controller::identify(config))
+            .context("cannot build the Kubernetes client")?;
         let cache_dir = args.cache_dir.clone().or_else(super::default_cache_dir);
         let plugins = PluginSet::new(cache_dir)?;
         let context = Arc::new(Context::new(
@@ -93,7 +109,12 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
         }
         let election = args
             .leader_elect
-            .then(|| ElectionConfig::new(&args.leader_election_namespace, &identity()));
+            .then(|| ElectionConfig {
+                lease_duration: args.leader_election_lease_duration,
+                renew_deadline: args.leader_election_renew_deadline,
+                retry_period: args.leader_election_retry_period,
+                ..ElectionConfig::new(&args.leader_election_namespace, &identity())
+            });
         if let Some(election) = &election {
             eprintln!(
                 "waiting for the leader Lease {}/{} as {}",

@@ -135,6 +135,19 @@ impl std::fmt::Debug for Context {
     }
 }
 
+/// Marks the controllers' API requests with their own user agent
+/// ([`crate::apiserver::audit::CONTROLLER_USER_AGENT`]): kube-rs sends none,
+/// and an API server's audit (a cluster's, or the embedded API's
+/// `CERTWASM_AUDIT_FILE`, from which the Helm chart's RBAC is checked) must
+/// tell the controllers from other clients.
+pub fn identify(mut config: kube::Config) -> kube::Config {
+    config.headers.push((
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static(crate::apiserver::audit::CONTROLLER_USER_AGENT),
+    ));
+    config
+}
+
 /// Runs every controller until the returned future is dropped.
 pub async fn run(context: Arc<Context>) {
     let Some(shared) = context.informers.start(context.client.clone()) else {

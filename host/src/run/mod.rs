@@ -105,7 +105,7 @@ async fn controller_client(server: &ApiServer) -> Result<kube::Client, RunError>
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| fail(&e))?;
-    kube::Client::try_from(client_config).map_err(|e| fail(&e))
+    kube::Client::try_from(crate::controller::identify(client_config)).map_err(|e| fail(&e))
 }
 
 /// Starts the controllers, and their metrics endpoint when asked for;
