@@ -45,6 +45,17 @@ pub struct ControllerArgs {
     /// How often candidates retry and the leader renews.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub leader_election_retry_period: std::time::Duration,
+    /// The issuer of Ingresses annotated `kubernetes.io/tls-acme: "true"`
+    /// without an issuer annotation (cert-manager's flag).
+    #[arg(long, default_value = "")]
+    pub default_issuer_name: String,
+    /// Its kind: `Issuer` (default) or `ClusterIssuer`, or an external
+    /// issuer's kind.
+    #[arg(long, default_value = "Issuer")]
+    pub default_issuer_kind: String,
+    /// Its API group.
+    #[arg(long, default_value = "cert-manager.io")]
+    pub default_issuer_group: String,
     /// Address of `/metrics`, `/healthz` and `/readyz`; `off` serves none.
     #[arg(long, default_value = "0.0.0.0:9402", value_parser = super::run::parse_listen_address)]
     pub metrics_listen_address: super::run::ListenAddress,
@@ -88,6 +99,13 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
                 solvers: args.solvers.options(true),
                 concurrent_workers: args.concurrent_workers,
+                default_issuer: (!args.default_issuer_name.is_empty()).then(|| {
+                    crate::policy::ingress::DefaultIssuer {
+                        name: args.default_issuer_name.clone(),
+                        kind: args.default_issuer_kind.clone(),
+                        group: args.default_issuer_group.clone(),
+                    }
+                }),
             },
         ));
         if let Some(address) = args.solvers.http01_solver_address.0 {

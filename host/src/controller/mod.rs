@@ -58,6 +58,9 @@ pub struct Options {
     /// How many objects each controller reconciles at once
     /// (`--concurrent-workers`, cert-manager's flag of the same name).
     pub concurrent_workers: u16,
+    /// ingress-shim's issuer for Ingresses annotated
+    /// `kubernetes.io/tls-acme: "true"` alone (`--default-issuer-*`).
+    pub default_issuer: Option<crate::policy::ingress::DefaultIssuer>,
 }
 
 /// The default of `--concurrent-workers`. cert-manager's is 5; a reconcile
@@ -73,6 +76,7 @@ impl Default for Options {
             cluster_resource_namespace: "kube-system".to_owned(),
             solvers: SolverOptions::default(),
             concurrent_workers: DEFAULT_CONCURRENT_WORKERS,
+            default_issuer: None,
         }
     }
 }
