@@ -163,19 +163,22 @@ def check_values_used(renderer, schema, variants):
     paths = list(leaf_paths(schema))
     for path in paths:
         changed = False
+        present = False
         for full, base in bases:
             values = copy.deepcopy(full)
             try:
                 current = get_path(values, path)
             except KeyError:
-                fail(f"{'.'.join(path)} is in values.schema.json but not in values.yaml")
-                break
+                continue
+            present = True
             set_path(values, path, perturbed(current))
             ok, out = renderer.render(values)
             if not ok or out != base:
                 changed = True
                 break
-        if not changed:
+        if not present:
+            fail(f"{'.'.join(path)} is in values.schema.json but set in no values file")
+        elif not changed:
             unused.append(".".join(path))
     for path in unused:
         fail(f"value {path} is in values.schema.json but no template uses it")
@@ -196,7 +199,9 @@ def check_security(objects, label):
         name = f"{label}: Deployment {obj['metadata']['name']}"
         pod = obj["spec"]["template"]["spec"]
         pod_ctx = pod.get("securityContext") or {}
-        if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+        if pod.get("hostPID") or pod.get("hostIPC"):
+            fail(f"{name}: shares the host's namespaces")
+        if pod.get("hostNetwork") and obj["metadata"]["labels"].get("app.kubernetes.io/component") != "webhook":
             fail(f"{name}: shares the host's namespaces")
         for volume in pod.get("volumes") or []:
             if "hostPath" in volume:
@@ -222,7 +227,11 @@ def check_security(objects, label):
 def controller_rules(objects):
     """Rules of every Role and ClusterRole bound to the Deployment's
     ServiceAccount, with where they apply."""
-    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    deployment = next(
+        o
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["labels"].get("app.kubernetes.io/component") == "controller"
+    )
     account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
     namespace = deployment["metadata"]["namespace"]
     roles = {

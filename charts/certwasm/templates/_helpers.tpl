@@ -75,3 +75,34 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
     helm.sh/resource-policy: keep
 {{- end }}
 {{- end }}
+
+{{- define "certwasm.webhookSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-webhook
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end -}}
+
+{{- define "certwasm.webhookLabels" -}}
+{{ include "certwasm.webhookSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- with .Values.global.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Where the API server reaches the webhook: webhook.url.host, or the
+Service. The caBundle is written by the webhook itself. */}}
+{{- define "certwasm.webhookClientConfig" -}}
+{{- $root := .root -}}
+{{- with $root.Values.webhook.url.host -}}
+url: {{ printf "https://%s%s" . $.path }}
+{{- else -}}
+service:
+  name: {{ include "certwasm.fullname" $root }}-webhook
+  namespace: {{ $root.Release.Namespace }}
+  path: {{ .path }}
+  port: 443
+{{- end -}}
+{{- end -}}

@@ -301,6 +301,13 @@ func funcs(root *template.Template) template.FuncMap {
 		"b64enc":     func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
 		"regexMatch": func(re, s string) (bool, error) { return regexp.MatchString(re, s) },
 		"list":       func(vs ...interface{}) []interface{} { return vs },
+		"first": func(list interface{}) interface{} {
+			r := reflect.ValueOf(list)
+			if (r.Kind() == reflect.Slice || r.Kind() == reflect.Array) && r.Len() > 0 {
+				return r.Index(0).Interface()
+			}
+			return nil
+		},
 		"dict": func(kv ...interface{}) map[string]interface{} {
 			out := map[string]interface{}{}
 			for i := 0; i+1 < len(kv); i += 2 {

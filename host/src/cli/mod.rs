@@ -18,6 +18,7 @@ mod renew;
 mod run;
 mod solver_args;
 mod status;
+mod webhook;
 mod summary;
 
 /// certwasm: cert-manager's API and behaviour, with every issuer a sandboxed
@@ -40,6 +41,9 @@ pub enum Command {
     /// Run the controllers against a Kubernetes cluster (in-cluster
     /// configuration or KUBECONFIG).
     Controller(Box<controller::ControllerArgs>),
+    /// Serve cert-manager's admission webhook (validation and defaults)
+    /// for a cluster, with TLS it bootstraps itself.
+    Webhook(Box<webhook::WebhookArgs>),
     /// Approve a CertificateRequest (as `cmctl approve`).
     Approve(approve::DecisionArgs),
     /// Deny a CertificateRequest (as `cmctl deny`).
@@ -97,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin(PluginCommand::List) => plugin_info::list(),
         Command::Run(args) => run::run(*args),
         Command::Controller(args) => controller::run(*args),
+        Command::Webhook(args) => webhook::run(*args),
         Command::Approve(args) => approve::run(args, true),
         Command::Deny(args) => approve::run(args, false),
         Command::Renew(args) => renew::run(args),
