@@ -91,16 +91,12 @@ fn refusal(err: &StatusError) -> Value {
 /// the embedded API gives for the same object.
 pub fn review(registry: &Registry, kind: Kind, body: &Value) -> Value {
     let request = &body["request"];
-    let uid = request["uid"].clone();
-    let response = decide(registry, kind, request);
+    let mut response = decide(registry, kind, request);
+    response["uid"] = request["uid"].clone();
     json!({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
-        "response": Value::Object({
-            let mut map = response.as_object().cloned().unwrap_or_default();
-            map.insert("uid".to_owned(), uid);
-            map
-        }),
+        "response": response,
     })
 }
 
