@@ -28,7 +28,10 @@ fn replica(server: &Embedded, pod: &str) -> Child {
         .env("POD_NAMESPACE", "cert-manager")
         .env("POD_NAME", pod)
         .env_remove("HOME")
-        .env("CERTWASM_CACHE_DIR", server.dir.join(format!("cache-{pod}")))
+        .env(
+            "CERTWASM_CACHE_DIR",
+            server.dir.join(format!("cache-{pod}")),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -133,8 +136,15 @@ spec:
 "#,
     );
     server.wait_ready("web-tls");
-    assert_eq!(server.jsonpath("certificate", "web-tls", ".spec.issuerRef.name"), "selfsigned");
-    assert_eq!(holder(&server), leader, "the standby replica must not take the lease");
+    assert_eq!(
+        server.jsonpath("certificate", "web-tls", ".spec.issuerRef.name"),
+        "selfsigned"
+    );
+    assert_eq!(
+        holder(&server),
+        leader,
+        "the standby replica must not take the lease"
+    );
 
     // The leader stops (a rolling update, a drained node): it releases the
     // Lease and the standby takes over and issues.

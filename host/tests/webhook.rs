@@ -142,10 +142,7 @@ fn admission_reviews_are_answered_as_the_embedded_api_admits() {
     // shows the webhook's message, which must name the same ones.
     let message = response["status"]["message"].as_str().unwrap();
     let said = text(&applied);
-    let errors: Vec<&str> = said
-        .lines()
-        .filter_map(|l| l.strip_prefix("* "))
-        .collect();
+    let errors: Vec<&str> = said.lines().filter_map(|l| l.strip_prefix("* ")).collect();
     assert_eq!(errors.len(), 2, "kubectl said {said:?}");
     for error in errors {
         assert!(

@@ -155,7 +155,11 @@ pub(crate) fn tls_acceptor_for(chain_pem: &str, key_pem: &str) -> Result<TlsAcce
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-pub(crate) async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: axum::Router) {
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    router: axum::Router,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -125,14 +125,12 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
             .await?;
             eprintln!("metrics: http://{bound}/metrics");
         }
-        let election = args
-            .leader_elect
-            .then(|| ElectionConfig {
-                lease_duration: args.leader_election_lease_duration,
-                renew_deadline: args.leader_election_renew_deadline,
-                retry_period: args.leader_election_retry_period,
-                ..ElectionConfig::new(&args.leader_election_namespace, &identity())
-            });
+        let election = args.leader_elect.then(|| ElectionConfig {
+            lease_duration: args.leader_election_lease_duration,
+            renew_deadline: args.leader_election_renew_deadline,
+            retry_period: args.leader_election_retry_period,
+            ..ElectionConfig::new(&args.leader_election_namespace, &identity())
+        });
         if let Some(election) = &election {
             eprintln!(
                 "waiting for the leader Lease {}/{} as {}",

@@ -18,8 +18,8 @@ mod renew;
 mod run;
 mod solver_args;
 mod status;
-mod webhook;
 mod summary;
+mod webhook;
 
 /// certwasm: cert-manager's API and behaviour, with every issuer a sandboxed
 /// WebAssembly plugin.

@@ -53,7 +53,8 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<i32> {
                 env!("CARGO_PKG_VERSION")
             )),
         ));
-        let client = kube::Client::try_from(config).context("cannot build the Kubernetes client")?;
+        let client =
+            kube::Client::try_from(config).context("cannot build the Kubernetes client")?;
         let tls = bootstrap::ensure_secret(
             &client,
             &args.namespace,

@@ -300,7 +300,10 @@ mod tests {
         let plan = plan_with_default(&annotated, Some(&bare))
             .expect("valid")
             .expect("annotated");
-        assert_eq!(plan.certificates[0].spec.issuer_ref.kind.as_deref(), Some("Issuer"));
+        assert_eq!(
+            plan.certificates[0].spec.issuer_ref.kind.as_deref(),
+            Some("Issuer")
+        );
         assert!(plan.certificates[0].spec.issuer_ref.group.is_none());
         let none = plan_with_default(&annotated, None).expect_err("no default");
         assert!(none.0.contains("no default issuer"));
@@ -309,7 +312,9 @@ mod tests {
             json!({"kubernetes.io/tls-acme": "true", "cert-manager.io/issuer": "mine"}),
             tls.clone(),
         );
-        let plan = plan_with_default(&explicit, Some(&default)).unwrap().unwrap();
+        let plan = plan_with_default(&explicit, Some(&default))
+            .unwrap()
+            .unwrap();
         assert_eq!(plan.certificates[0].spec.issuer_ref.name, "mine");
         let off = ingress(json!({"kubernetes.io/tls-acme": "false"}), tls);
         assert_eq!(plan_with_default(&off, Some(&default)), Ok(None));

@@ -28,10 +28,7 @@ pub enum BootstrapError {
     Certificate(#[from] rcgen::Error),
     /// The API refused a read or write.
     #[error("cannot {action}: {source}")]
-    Api {
-        action: String,
-        source: kube::Error,
-    },
+    Api { action: String, source: kube::Error },
 }
 
 /// The PEMs the webhook serves with, and the CA its clients trust.

@@ -325,7 +325,10 @@ mod tests {
         let mut secret = request("CREATE", "secrets", json!({"kind": "Secret"}));
         secret["request"]["resource"]["group"] = json!("");
         let answer = review(&registry, Kind::Mutating, &secret);
-        assert_eq!(answer["response"], json!({"allowed": true, "uid": "0d3c-1"}));
+        assert_eq!(
+            answer["response"],
+            json!({"allowed": true, "uid": "0d3c-1"})
+        );
         let mut status = request("UPDATE", "certificates", certificate(json!({})));
         status["request"]["subResource"] = json!("status");
         assert_eq!(
