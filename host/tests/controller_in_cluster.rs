@@ -5,6 +5,7 @@
 //! Lease and issues; when it stops, the other takes over. With
 //! `CERTWASM_AUDIT_FILE` set, these calls (leases included) are what the
 //! chart's RBAC check compares the ClusterRole and Role with.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! plays the cluster), then answers AdmissionReview v1 requests, POSTed
 //! here with curl as kube-apiserver would, with the same refusals the
 //! embedded API gives `kubectl apply` for the same object.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
