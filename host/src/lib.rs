@@ -18,3 +18,4 @@ pub mod plugin;
 pub mod policy;
 pub mod run;
 pub mod solver;
+pub mod webhook;

@@ -293,6 +293,7 @@ async fn run_certwasm(dir: &Path) -> (certwasm::run::Running, Client) {
             cluster_resource_namespace: "cert-manager".to_owned(),
             solvers: Default::default(),
             concurrent_workers: certwasm::controller::DEFAULT_CONCURRENT_WORKERS,
+            default_issuer: None,
         },
         controllers: true,
         metrics_address: None,

@@ -1,8 +1,10 @@
 //! The six CustomResourceDefinitions, generated from the Rust types so that
 //! the schema the API enforces and the types the controllers decode can
-//! never drift apart. The rendered YAML is committed under
-//! `charts/certwasm/crds/` (what `helm install` and `kubectl apply` use) and
-//! a test fails when it is stale.
+//! never drift apart. The rendered YAML is committed as
+//! `charts/certwasm/files/crds.yaml` (what `kubectl apply` uses, and what the
+//! Helm chart's `templates/crds.yaml` installs when `crds.enabled`: Helm's
+//! own `crds/` folder can be neither switched off nor kept on uninstall)
+//! and a test fails when it is stale.
 
 use std::path::Path;
 
@@ -17,11 +19,11 @@ use super::issuer::{ClusterIssuer, Issuer};
 use super::order::Order;
 
 /// Where the rendered CRDs are committed, relative to the workspace root.
-pub const CRDS_FILE: &str = "charts/certwasm/crds/crds.yaml";
+pub const CRDS_FILE: &str = "charts/certwasm/files/crds.yaml";
 
 /// The command that regenerates [`CRDS_FILE`], quoted by the staleness test.
 pub const REGENERATE_COMMAND: &str =
-    "cargo run -p certwasm -- crds > charts/certwasm/crds/crds.yaml";
+    "cargo run -p certwasm -- crds > charts/certwasm/files/crds.yaml";
 
 /// All six CRDs, ordered by name so that the rendered file is stable.
 pub fn crds() -> Vec<CustomResourceDefinition> {

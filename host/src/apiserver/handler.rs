@@ -169,6 +169,12 @@ pub async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> 
         content_type,
         user_agent,
     };
+    super::audit::record(
+        &route,
+        &request.method,
+        request.query.flag("watch"),
+        &request.user_agent,
+    );
     match route {
         Route::Version => json_response(StatusCode::OK, &discovery::version(), &[]),
         Route::Health => (StatusCode::OK, "ok").into_response(),

@@ -6,6 +6,7 @@
 //! more place that API exists.
 
 pub mod admission;
+pub mod audit;
 pub mod body;
 pub mod bootstrap;
 pub mod discovery;

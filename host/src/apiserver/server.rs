@@ -171,13 +171,18 @@ impl ApiServer {
 }
 
 fn tls_acceptor(credentials: &Credentials) -> Result<TlsAcceptor, ServerError> {
+    tls_acceptor_for(&credentials.chain_pem, &credentials.key_pem)
+}
+
+/// A TLS acceptor presenting `chain_pem` with `key_pem`; the admission
+/// webhook serves with the same settings.
+pub(crate) fn tls_acceptor_for(chain_pem: &str, key_pem: &str) -> Result<TlsAcceptor, ServerError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(credentials.chain_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .map_err(|e| ServerError::Tls(e.to_string()))?;
-    let key = PrivateKeyDer::from_pem_slice(credentials.key_pem.as_bytes())
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
         .map_err(|e| ServerError::Tls(e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -190,7 +195,7 @@ fn tls_acceptor(credentials: &Credentials) -> Result<TlsAcceptor, ServerError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     router: axum::Router,

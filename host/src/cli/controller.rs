@@ -35,6 +35,27 @@ pub struct ControllerArgs {
     /// Namespace of the leader Lease.
     #[arg(long, default_value = "kube-system")]
     pub leader_election_namespace: String,
+    /// How long a leader's claim lasts without renewal (cert-manager's
+    /// flag; a Go duration).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub leader_election_lease_duration: std::time::Duration,
+    /// How long the leader keeps trying to renew before it steps down.
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
+    pub leader_election_renew_deadline: std::time::Duration,
+    /// How often candidates retry and the leader renews.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub leader_election_retry_period: std::time::Duration,
+    /// The issuer of Ingresses annotated `kubernetes.io/tls-acme: "true"`
+    /// without an issuer annotation (cert-manager's flag).
+    #[arg(long, default_value = "")]
+    pub default_issuer_name: String,
+    /// Its kind: `Issuer` (default) or `ClusterIssuer`, or an external
+    /// issuer's kind.
+    #[arg(long, default_value = "Issuer")]
+    pub default_issuer_kind: String,
+    /// Its API group.
+    #[arg(long, default_value = "cert-manager.io")]
+    pub default_issuer_group: String,
     /// Address of `/metrics`, `/healthz` and `/readyz`; `off` serves none.
     #[arg(long, default_value = "0.0.0.0:9402", value_parser = super::run::parse_listen_address)]
     pub metrics_listen_address: super::run::ListenAddress,
@@ -42,6 +63,10 @@ pub struct ControllerArgs {
     pub solvers: super::solver_args::SolverArgs,
     #[command(flatten)]
     pub bundles: super::bundle::PluginBundleArgs,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::go_duration::parse(text).map_err(|e| e.to_string())
 }
 
 /// This replica's name in the Lease: the pod's name when the Deployment
@@ -61,9 +86,11 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let client = kube::Client::try_default()
+        let config = kube::Config::infer()
             .await
             .context("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+        let client = kube::Client::try_from(controller::identify(config))
+            .context("cannot build the Kubernetes client")?;
         let cache_dir = args
             .bundles
             .plugin_cache
@@ -79,6 +106,13 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
                 cluster_resource_namespace: args.cluster_resource_namespace.clone(),
                 solvers: args.solvers.options(true),
                 concurrent_workers: args.concurrent_workers,
+                default_issuer: (!args.default_issuer_name.is_empty()).then(|| {
+                    crate::policy::ingress::DefaultIssuer {
+                        name: args.default_issuer_name.clone(),
+                        kind: args.default_issuer_kind.clone(),
+                        group: args.default_issuer_group.clone(),
+                    }
+                }),
             },
         ));
         if let Some(address) = args.solvers.http01_solver_address.0 {
@@ -98,9 +132,12 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<i32> {
             .await?;
             eprintln!("metrics: http://{bound}/metrics");
         }
-        let election = args
-            .leader_elect
-            .then(|| ElectionConfig::new(&args.leader_election_namespace, &identity()));
+        let election = args.leader_elect.then(|| ElectionConfig {
+            lease_duration: args.leader_election_lease_duration,
+            renew_deadline: args.leader_election_renew_deadline,
+            retry_period: args.leader_election_retry_period,
+            ..ElectionConfig::new(&args.leader_election_namespace, &identity())
+        });
         if let Some(election) = &election {
             eprintln!(
                 "waiting for the leader Lease {}/{} as {}",

@@ -20,6 +20,7 @@ mod run;
 mod solver_args;
 mod status;
 mod summary;
+mod webhook;
 
 /// certwasm: cert-manager's API and behaviour, with every issuer a sandboxed
 /// WebAssembly plugin.
@@ -45,6 +46,9 @@ pub enum Command {
     /// Run the controllers against a Kubernetes cluster (in-cluster
     /// configuration or KUBECONFIG).
     Controller(Box<controller::ControllerArgs>),
+    /// Serve cert-manager's admission webhook (validation and defaults)
+    /// for a cluster, with TLS it bootstraps itself.
+    Webhook(Box<webhook::WebhookArgs>),
     /// Approve a CertificateRequest (as `cmctl approve`).
     Approve(approve::DecisionArgs),
     /// Deny a CertificateRequest (as `cmctl deny`).
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bundle(command) => bundle::run(command),
         Command::Run(args) => run::run(*args),
         Command::Controller(args) => controller::run(*args),
+        Command::Webhook(args) => webhook::run(*args),
         Command::Approve(args) => approve::run(args, true),
         Command::Deny(args) => approve::run(args, false),
         Command::Renew(args) => renew::run(args),

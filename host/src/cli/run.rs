@@ -102,6 +102,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
                     cluster_resource_namespace: args.cluster_resource_namespace.clone(),
                     solvers: args.solvers.options(false),
                     concurrent_workers: args.concurrent_workers,
+                    default_issuer: None,
                 },
                 controllers: !args.api_only,
                 metrics_address: args.metrics_listen_address.0,

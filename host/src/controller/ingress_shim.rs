@@ -15,7 +15,7 @@ use kube::{Resource, ResourceExt};
 use super::events::EventType;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain, informers};
 use crate::api::Certificate;
-use crate::policy::ingress::plan;
+use crate::policy::ingress::plan_with_default;
 
 const COMPONENT: &str = "cert-manager-ingress-shim";
 
@@ -36,7 +36,7 @@ async fn reconcile(
     }
     let namespace = ingress.namespace().unwrap_or_default();
     let certificates: Api<Certificate> = Api::namespaced(context.client.clone(), &namespace);
-    let plan = match plan(&ingress) {
+    let plan = match plan_with_default(&ingress, context.options.default_issuer.as_ref()) {
         Ok(Some(plan)) => plan,
         Ok(None) => return Ok(Action::await_change()),
         Err(bad) => {

@@ -58,6 +58,9 @@ pub struct Options {
     /// How many objects each controller reconciles at once
     /// (`--concurrent-workers`, cert-manager's flag of the same name).
     pub concurrent_workers: u16,
+    /// ingress-shim's issuer for Ingresses annotated
+    /// `kubernetes.io/tls-acme: "true"` alone (`--default-issuer-*`).
+    pub default_issuer: Option<crate::policy::ingress::DefaultIssuer>,
 }
 
 /// The default of `--concurrent-workers`. cert-manager's is 5; a reconcile
@@ -73,6 +76,7 @@ impl Default for Options {
             cluster_resource_namespace: "kube-system".to_owned(),
             solvers: SolverOptions::default(),
             concurrent_workers: DEFAULT_CONCURRENT_WORKERS,
+            default_issuer: None,
         }
     }
 }
@@ -133,6 +137,19 @@ impl std::fmt::Debug for Context {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
+}
+
+/// Marks the controllers' API requests with their own user agent
+/// ([`crate::apiserver::audit::CONTROLLER_USER_AGENT`]): kube-rs sends none,
+/// and an API server's audit (a cluster's, or the embedded API's
+/// `CERTWASM_AUDIT_FILE`, from which the Helm chart's RBAC is checked) must
+/// tell the controllers from other clients.
+pub fn identify(mut config: kube::Config) -> kube::Config {
+    config.headers.push((
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static(crate::apiserver::audit::CONTROLLER_USER_AGENT),
+    ));
+    config
 }
 
 /// Runs every controller until the returned future is dropped.

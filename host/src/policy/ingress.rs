@@ -16,6 +16,22 @@ pub const LEGACY_ISSUER: &str = "certmanager.k8s.io/issuer";
 /// The pre-v0.11 spelling of the ClusterIssuer annotation.
 pub const LEGACY_CLUSTER_ISSUER: &str = "certmanager.k8s.io/cluster-issuer";
 
+/// `kubernetes.io/tls-acme: "true"`: a certificate from the default issuer.
+pub const TLS_ACME: &str = "kubernetes.io/tls-acme";
+
+/// The issuer of Ingresses annotated [`TLS_ACME`] without an issuer
+/// annotation: cert-manager's `--default-issuer-name`, `-kind` and
+/// `-group`, which its Helm chart sets from `ingressShim.defaultIssuer*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefaultIssuer {
+    /// The issuer's name; empty means no default.
+    pub name: String,
+    /// `Issuer` when empty.
+    pub kind: String,
+    /// The issuer's API group; empty leaves `issuerRef.group` unset.
+    pub group: String,
+}
+
 /// What the shim should do for one Ingress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShimPlan {
@@ -33,6 +49,14 @@ pub struct BadConfig(pub String);
 /// Plans the Certificates for `ingress`; `Ok(None)` when it is not
 /// annotated for cert-manager at all.
 pub fn plan(ingress: &Ingress) -> Result<Option<ShimPlan>, BadConfig> {
+    plan_with_default(ingress, None)
+}
+
+/// [`plan`], with the issuer an Ingress annotated [`TLS_ACME`] alone gets.
+pub fn plan_with_default(
+    ingress: &Ingress,
+    default_issuer: Option<&DefaultIssuer>,
+) -> Result<Option<ShimPlan>, BadConfig> {
     let annotations = ingress.metadata.annotations.clone().unwrap_or_default();
     let get = |k: &str| annotations.get(k).filter(|v| !v.is_empty()).cloned();
     let mut warnings = Vec::new();
@@ -54,7 +78,26 @@ pub fn plan(ingress: &Ingress) -> Result<Option<ShimPlan>, BadConfig> {
         ));
         cluster_issuer = Some(legacy);
     }
+    let mut default_group = None;
     let (name, kind) = match (issuer, cluster_issuer) {
+        (None, None) if get(TLS_ACME).as_deref() == Some("true") => {
+            match default_issuer.filter(|d| !d.name.is_empty()) {
+                Some(default) => {
+                    default_group = Some(default.group.clone()).filter(|g| !g.is_empty());
+                    let kind = if default.kind.is_empty() {
+                        "Issuer"
+                    } else {
+                        default.kind.as_str()
+                    };
+                    (default.name.clone(), kind.to_owned())
+                }
+                None => {
+                    return Err(BadConfig(format!(
+                        "{TLS_ACME:?} asks for a certificate but no default issuer is configured (--default-issuer-name)"
+                    )));
+                }
+            }
+        }
         (None, None) => return Ok(None),
         (Some(_), Some(_)) => {
             return Err(BadConfig(format!(
@@ -67,7 +110,7 @@ pub fn plan(ingress: &Ingress) -> Result<Option<ShimPlan>, BadConfig> {
         ),
         (None, Some(name)) => (name, "ClusterIssuer".to_owned()),
     };
-    let group = get("cert-manager.io/issuer-group");
+    let group = get("cert-manager.io/issuer-group").or(default_group);
     let namespace = ingress.metadata.namespace.clone().unwrap_or_default();
     let tls = ingress
         .spec
@@ -232,6 +275,49 @@ mod tests {
         );
         assert!(no_secret.0.contains("must specify a secretName"));
         assert_eq!(super::plan(&ingress(json!({}), json!([]))), Ok(None));
+    }
+
+    #[test]
+    fn tls_acme_takes_the_default_issuer_or_is_a_bad_config() {
+        let tls = json!([{"hosts": ["example.com"], "secretName": "web-tls"}]);
+        let annotated = ingress(json!({"kubernetes.io/tls-acme": "true"}), tls.clone());
+        let default = DefaultIssuer {
+            name: "letsencrypt".to_owned(),
+            kind: "ClusterIssuer".to_owned(),
+            group: "cert-manager.io".to_owned(),
+        };
+        let plan = plan_with_default(&annotated, Some(&default))
+            .expect("valid")
+            .expect("annotated");
+        let issuer = &plan.certificates[0].spec.issuer_ref;
+        assert_eq!(issuer.name, "letsencrypt");
+        assert_eq!(issuer.kind.as_deref(), Some("ClusterIssuer"));
+        assert_eq!(issuer.group.as_deref(), Some("cert-manager.io"));
+        let bare = DefaultIssuer {
+            name: "local".to_owned(),
+            ..DefaultIssuer::default()
+        };
+        let plan = plan_with_default(&annotated, Some(&bare))
+            .expect("valid")
+            .expect("annotated");
+        assert_eq!(
+            plan.certificates[0].spec.issuer_ref.kind.as_deref(),
+            Some("Issuer")
+        );
+        assert!(plan.certificates[0].spec.issuer_ref.group.is_none());
+        let none = plan_with_default(&annotated, None).expect_err("no default");
+        assert!(none.0.contains("no default issuer"));
+        // An explicit issuer wins over the default; "false" asks for nothing.
+        let explicit = ingress(
+            json!({"kubernetes.io/tls-acme": "true", "cert-manager.io/issuer": "mine"}),
+            tls.clone(),
+        );
+        let plan = plan_with_default(&explicit, Some(&default))
+            .unwrap()
+            .unwrap();
+        assert_eq!(plan.certificates[0].spec.issuer_ref.name, "mine");
+        let off = ingress(json!({"kubernetes.io/tls-acme": "false"}), tls);
+        assert_eq!(plan_with_default(&off, Some(&default)), Ok(None));
     }
 
     fn plan_err(annotations: serde_json::Value, tls: serde_json::Value) -> BadConfig {

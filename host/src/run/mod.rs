@@ -80,10 +80,13 @@ pub async fn start_with_plugins(
     })
     .await?;
     let client = if config.controllers {
-        let client = controller_client(&server).await?;
         // ClusterIssuers' Secrets live here; manifests may put them there.
-        ensure_namespace(&client, &config.controller.cluster_resource_namespace).await?;
-        Some(client)
+        // This is `run`'s own set-up, not a controller's call: a client
+        // without the controllers' user agent, so that the API audit (and
+        // the Helm chart's RBAC checked against it) does not count it.
+        let setup = api_client(&server, false).await?;
+        ensure_namespace(&setup, &config.controller.cluster_resource_namespace).await?;
+        Some(api_client(&server, true).await?)
     } else {
         None
     };
@@ -105,8 +108,9 @@ pub async fn start_with_plugins(
 }
 
 /// A client for the embedded API through its kubeconfig — the same client
-/// path the controllers take in a cluster.
-async fn controller_client(server: &ApiServer) -> Result<kube::Client, RunError> {
+/// path the controllers take in a cluster; `controllers` marks its requests
+/// as theirs ([`crate::controller::identify`]).
+async fn api_client(server: &ApiServer, controllers: bool) -> Result<kube::Client, RunError> {
     use kube::config::{KubeConfigOptions, Kubeconfig};
     let fail = |e: &dyn std::fmt::Display| RunError::Controllers(e.to_string());
     let kubeconfig = Kubeconfig::read_from(server.kubeconfig_path()).map_err(|e| fail(&e))?;
@@ -114,6 +118,11 @@ async fn controller_client(server: &ApiServer) -> Result<kube::Client, RunError>
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| fail(&e))?;
+    let client_config = if controllers {
+        crate::controller::identify(client_config)
+    } else {
+        client_config
+    };
     kube::Client::try_from(client_config).map_err(|e| fail(&e))
 }
 

@@ -1,0 +1,3 @@
+module certwasm.dev/charttools
+
+go 1.24
