@@ -509,6 +509,7 @@ mod component {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use certwasm_plugin_sdk::types::IssuerKind;
 
     fn config(spec: serde_json::Value) -> IssuerConfig {
         IssuerConfig {

@@ -983,7 +983,7 @@ mod tests {
             dns.key,
             jose::dns01_value(&format!("tok2.{}", jwk.thumbprint()))
         );
-        assert_eq!(dns.state, "valid");
+        assert_eq!(dns.state, ReportedChallengeState::Valid);
     }
 
     #[test]
