@@ -1184,7 +1184,11 @@ fn build_cfssl_plugin() -> PathBuf {
         .arg(&target)
         .output()
         .unwrap();
-    assert!(output.status.success(), "building the plugin: {}", text(&output));
+    assert!(
+        output.status.success(),
+        "building the plugin: {}",
+        text(&output)
+    );
     target.join("wasm32-wasip2/plugin/certwasm_plugin_cfssl.wasm")
 }
 
@@ -1272,10 +1276,9 @@ spec:
     );
     server.wait_ready("web");
     let chain = server.jsonpath("secret", "web-tls", ".data.tls\\.crt");
-    let chain = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, chain.trim())
-        .unwrap();
+    let chain =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, chain.trim()).unwrap();
     let ca_pem = std::fs::read(cfssl.ca_pem_path()).unwrap();
     let verified = openssl_verify(dir.path(), &ca_pem, &chain);
     assert!(verified.contains(": OK"), "{verified}\n{}", cfssl.log());
 }
-

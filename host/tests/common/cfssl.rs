@@ -37,7 +37,7 @@ pub fn cfssl_config(with_auth: bool) -> String {
 pub struct Cfssl {
     child: Child,
     port: u16,
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 impl Cfssl {
@@ -130,4 +130,3 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
-

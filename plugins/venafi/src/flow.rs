@@ -7,8 +7,8 @@
 
 use base64::Engine as _;
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, Event, EventType, HttpMethod, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig,
-    Pending, PluginError, Readiness, Secret,
+    CertificateRequest, Event, EventType, HttpMethod, HttpRequest, HttpResponse, IssueOutcome,
+    IssuerConfig, Pending, PluginError, Readiness, Secret,
 };
 use certwasm_plugin_sdk::{config::issuer_section, failed, pending};
 use serde_json::Value;
