@@ -234,7 +234,7 @@ mod native {
             is_ca: false,
             usages: Vec::new(),
             issuer: guest::IssuerConfig {
-                kind: IssuerKind::Issuer,
+                kind: guest::IssuerKind::Issuer,
                 name: "bench".into(),
                 namespace: "default".into(),
                 spec_json: fixture.config.spec_json.clone(),

@@ -240,7 +240,7 @@ fn plugin_info_describes_a_bundled_plugin() {
     assert!(said.contains("name:         ca"), "{said}");
     assert!(said.contains("serves:       ca"), "{said}");
     assert!(
-        said.contains("interface:    certwasm:issuer@0.3.0"),
+        said.contains("interface:    certwasm:issuer@0.4.0"),
         "{said}"
     );
 }

@@ -21,7 +21,7 @@ use certwasm::controller::PluginSet;
 use certwasm::controller::plugins::PluginResolveError;
 use certwasm::plugin::bindings::types::{IssuerConfig, IssuerKind};
 use certwasm::plugin::secrets::MemorySecrets;
-use certwasm::plugin::{BUNDLED, CallEffects, CallLimits, PluginCallError};
+use certwasm::plugin::{BUNDLED, CallEffects, CallLimits, PluginCallError, WitVersion};
 use common::cfssl::Cfssl;
 use common::{Embedded, openssl_verify, text};
 
@@ -125,19 +125,20 @@ fn a_manifest_error_names_the_field() {
     );
 }
 
-/// The ca plugin with every `certwasm:issuer/...@0.3.0` import renamed to
-/// a contract version no host loads (same length, so still a valid
+/// The ca plugin with every `certwasm:issuer/...@<current>` import renamed
+/// to a contract version no host loads (same length, so still a valid
 /// component).
 fn future_contract_component() -> Vec<u8> {
     let mut bytes = bundled("ca").to_vec();
     let from = b"certwasm:issuer/";
+    let current = WitVersion::CURRENT.as_str().as_bytes();
     let mut i = 0;
     let mut patched = 0;
     while i + from.len() < bytes.len() {
         if &bytes[i..i + from.len()] == from {
             let rest = &bytes[i + from.len()..];
             if let Some(at) = rest.iter().take(40).position(|&b| b == b'@')
-                && rest[at + 1..].starts_with(b"0.3.0")
+                && rest[at + 1..].starts_with(current)
             {
                 let start = i + from.len() + at + 1;
                 bytes[start..start + 5].copy_from_slice(b"9.9.0");
@@ -146,7 +147,7 @@ fn future_contract_component() -> Vec<u8> {
         }
         i += 1;
     }
-    assert!(patched > 0, "the ca plugin imports certwasm:issuer@0.3.0");
+    assert!(patched > 0, "the ca plugin imports the current contract");
     bytes
 }
 
@@ -463,7 +464,7 @@ fn bundle_add_records_and_inspect_shows_asks_and_grants() {
         .lines()
         .find(|l| l.starts_with("my-ca"))
         .unwrap_or_else(|| panic!("{table}"));
-    assert!(row.contains("0.3.0"), "{row}");
+    assert!(row.contains(WitVersion::CURRENT.as_str()), "{row}");
     assert!(row.contains(&digest[..12]), "{row}");
     assert!(row.contains("secrets") && row.contains("signer"), "{row}");
     assert!(row.contains("hosts=pki.example.com"), "{row}");

@@ -75,7 +75,6 @@ fn request(issuer: IssuerConfig, csr_pem: String) -> CertificateRequest {
         issuer,
         request_key: None,
         annotations: Vec::new(),
-        presented_challenges: Vec::new(),
     }
 }
 

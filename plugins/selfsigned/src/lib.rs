@@ -169,7 +169,6 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            presented_challenges: Vec::new(),
         }
     }
 

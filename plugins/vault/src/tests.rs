@@ -202,7 +202,6 @@ fn request(issuer: IssuerConfig, csr: &str, duration_seconds: Option<u64>) -> Ce
         issuer,
         request_key: None,
         annotations: Vec::new(),
-        presented_challenges: Vec::new(),
     }
 }
 

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey};
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, HttpMethod, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig,
-    IssuerKind, PluginError, Secret,
+    CertificateRequest, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig, IssuerKind,
+    PluginError, Secret,
 };
 use serde_json::{Value, json};
 

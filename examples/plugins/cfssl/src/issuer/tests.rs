@@ -10,6 +10,7 @@ use certwasm_plugin_sdk::x509::{self, Certificate, CertificateParams, Issuer};
 use serde_json::json;
 
 use super::*;
+use certwasm_plugin_sdk::types::IssuerKind;
 
 const NOW: i64 = 1_790_000_000;
 
@@ -111,7 +112,7 @@ fn success(result: serde_json::Value) -> Result<HttpResponse, String> {
 
 fn issuer(config: serde_json::Value) -> IssuerConfig {
     IssuerConfig {
-        kind: "Issuer".into(),
+        kind: IssuerKind::Issuer,
         name: "cfssl".into(),
         namespace: "default".into(),
         spec_json: json!({"plugin": {"name": "cfssl", "config": config}}).to_string(),
@@ -185,7 +186,6 @@ fn request(issuer: IssuerConfig, csr: &str) -> CertificateRequest {
         issuer,
         request_key: None,
         annotations: Vec::new(),
-        presented_challenges: Vec::new(),
     }
 }
 
