@@ -35,7 +35,6 @@
 //! yet" rather than half-done.
 
 pub mod config;
-pub mod csr;
 pub mod protocol;
 
 use base64::Engine as _;
@@ -46,7 +45,7 @@ use certwasm_plugin_sdk::types::{
     CertificateRequest, HttpMethod, HttpRequest, HttpResponse, IssueOutcome, Issued, IssuerConfig,
     PluginError, PluginInfo, Readiness, Secret, TlsOptions,
 };
-use certwasm_plugin_sdk::x509::DEFAULT_DURATION_SECONDS;
+use certwasm_plugin_sdk::x509::{CsrNames, DEFAULT_DURATION_SECONDS};
 use certwasm_plugin_sdk::{failed, pending};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -376,7 +375,7 @@ impl<'h> Client<'h> {
 
     /// `POST /v1/<path>` with the CSR.
     fn sign(&self, request: &CertificateRequest) -> Result<Issued, VaultError> {
-        let names = csr::names(&request.csr_pem)
+        let names = CsrNames::from_pem(&request.csr_pem)
             .map_err(|e| VaultError::Decode(format!("failed to decode CSR for signing: {e}")))?;
         let duration = request.duration_seconds.unwrap_or(DEFAULT_DURATION_SECONDS);
         let body = protocol::sign_body(&request.csr_pem, &names, duration);

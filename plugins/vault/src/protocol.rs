@@ -6,11 +6,10 @@
 use certwasm_plugin_sdk::types::{
     ClientCertificate, HttpMethod, HttpRequest, HttpResponse, Issued, TlsOptions,
 };
-use certwasm_plugin_sdk::x509::{self, PemBundle};
+use certwasm_plugin_sdk::x509::{self, CsrNames, PemBundle};
 use serde_json::{Value, json};
 
 use crate::config::ClientCertificateRef;
-use crate::csr::CsrNames;
 
 /// The header that carries the Vault token.
 pub const TOKEN_HEADER: &str = "X-Vault-Token";

@@ -21,9 +21,9 @@ use crate::config::{
     DEFAULT_API_KEY_KEY, DEFAULT_CA_BUNDLE_KEY, SecretKeyRef, TPP_ACCESS_TOKEN_KEY,
     TPP_PASSWORD_KEY, TPP_USERNAME_KEY, VenafiConfig,
 };
-use crate::csr;
 use crate::state::{State, poll_delay_ms};
 use crate::tpp::{self, Retrieved, TppError};
+use certwasm_plugin_sdk::x509::CsrNames;
 
 /// cert-manager's reasons and messages.
 pub const REASON_VERIFIED: &str = "Verified";
@@ -644,9 +644,9 @@ fn tpp_request(
     zone: &str,
     fields: &[CustomField],
 ) -> Result<String, PluginError> {
-    let names = csr::names(&request.csr_pem)
+    let names = CsrNames::from_pem(&request.csr_pem)
         .map_err(|e| request_failure(format!("failed to decode CSR: {e}"), false))?;
-    let object_name = names.object_name().ok_or_else(|| {
+    let object_name = names.primary_name().ok_or_else(|| {
         request_failure(
             "the CSR has no common name, DNS name, IP address or URI to name the certificate by"
                 .to_owned(),

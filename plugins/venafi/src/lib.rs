@@ -15,7 +15,6 @@
 pub mod chain;
 pub mod cloud;
 pub mod config;
-pub mod csr;
 pub mod flow;
 pub mod state;
 pub mod tpp;

@@ -39,8 +39,11 @@
 //! CA's notAfter.
 
 mod der;
+mod names;
 pub mod pem;
 mod time;
+
+pub use names::CsrNames;
 
 #[cfg(test)]
 mod tests;
