@@ -1,4 +1,4 @@
-//! ACME issuance against a real Pebble, certwasm beside certbot (issue 5).
+//! ACME issuance against a real Pebble, certwasm beside certbot.
 //!
 //! `cargo bench -p certwasm --bench acme [-- --runs N --parallel M]`
 //!

@@ -65,8 +65,8 @@ pub enum Command {
     /// Check that the cert-manager API is usable (as `cmctl check`).
     #[command(subcommand)]
     Check(check::CheckCommand),
-    /// Run the embedded Kubernetes-compatible API (and, as they land, the
-    /// controllers) on this machine, keeping everything in --data-dir.
+    /// Run the embedded Kubernetes-compatible API and the controllers on
+    /// this machine, keeping everything in --data-dir.
     Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions (cert-manager.io/v1 and
     /// acme.cert-manager.io/v1) as YAML, for `kubectl apply -f -`.

@@ -35,7 +35,8 @@ pub enum KeyAlgorithmArg {
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The plugin: a bundled name (`selfsigned`, `ca`) or a `.wasm` path.
+    /// The plugin: a bundled name (see `certwasm plugin list`) or a `.wasm`
+    /// path.
     /// Defaults to the bundled plugin for the Issuer's type.
     #[arg(long)]
     pub plugin: Option<String>,
