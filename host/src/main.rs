@@ -59,7 +59,7 @@ fn main() -> std::process::ExitCode {
     purge_freed_memory_at_once();
     raise_open_file_limit();
     let cli = certwasm::cli::Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_new(cli.log_filter()).unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

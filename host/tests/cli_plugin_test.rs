@@ -84,6 +84,10 @@ fn selfsigned_ca_then_ca_leaf_verify_with_openssl() {
     assert!(summary.contains("Subject:      CN=Test Root"), "{summary}");
     assert!(summary.contains("ECDSA P-384"), "{summary}");
     assert!(summary.contains("(365 days;"), "{summary}");
+    assert!(
+        summary.contains("1 issue call: slowest") && summary.contains("MiB of the 64 MiB cap"),
+        "{summary}"
+    );
 
     // The key is private to its owner.
     #[cfg(unix)]

@@ -560,12 +560,25 @@ fn push_and_pull_through_a_plain_loopback_registry() {
     );
 
     let out = dir.path().join("pulled");
+    let pull_cache = dir.path().join("pull-cache");
     let path = run_ok(
         certwasm()
             .args(["bundle", "pull", &pinned, "--out"])
-            .arg(&out),
+            .arg(&out)
+            .arg("--cache-dir")
+            .arg(&pull_cache),
     );
     assert_eq!(PathBuf::from(&path), out.join("plugins.yaml"));
+    // Pulling precompiled both components, so no controller start pays.
+    let compiled = std::fs::read_dir(&pull_cache)
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|ext| ext == "cwasm"))
+        })
+        .count();
+    assert_eq!(compiled, 2);
     assert_eq!(
         std::fs::read(out.join("my-ca.wasm")).unwrap(),
         bundled("ca")

@@ -14,7 +14,9 @@ mod kube_client;
 pub mod manifest;
 pub mod plugin_info;
 mod plugin_load;
+pub mod plugin_new;
 mod plugin_test;
+pub mod plugin_wit;
 mod renew;
 mod run;
 mod solver_args;
@@ -32,6 +34,22 @@ pub struct Cli {
     pub log: String,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The log filter to install: `--log`, plus, for the `plugin` commands,
+    /// what the plugin prints (an author running `plugin test` wants to see
+    /// their `println!` / `console.log` / `print` without learning a filter
+    /// first), unless `--log` already says something about it.
+    pub fn log_filter(&self) -> String {
+        let target = crate::plugin::OUTPUT_TARGET;
+        match self.command {
+            Command::Plugin(_) if !self.log.contains(target) => {
+                format!("{},{target}=info", self.log)
+            }
+            _ => self.log.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +105,13 @@ pub enum PluginCommand {
     Info(plugin_info::InfoArgs),
     /// List the plugins bundled in this binary.
     List,
+    /// Make a new plugin project (Rust, JavaScript or Python) that builds
+    /// as it stands: a CA-from-a-Secret issuer to start from, its build
+    /// script, a sample Issuer, a native unit test and the WIT contract.
+    New(plugin_new::NewArgs),
+    /// Write the WIT contract this binary loads (certwasm:issuer), for
+    /// building a plugin in any language.
+    Wit(plugin_wit::WitArgs),
 }
 
 /// Where compiled plugins are cached unless `--cache-dir` says otherwise:
@@ -104,6 +129,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin(PluginCommand::Test(args)) => plugin_test::run(*args),
         Command::Plugin(PluginCommand::Info(args)) => plugin_info::run(args),
         Command::Plugin(PluginCommand::List) => plugin_info::list(),
+        Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),
+        Command::Plugin(PluginCommand::Wit(args)) => plugin_wit::run(args),
         Command::Bundle(command) => bundle::run(command),
         Command::Run(args) => run::run(*args),
         Command::Controller(args) => controller::run(*args),

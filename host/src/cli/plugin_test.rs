@@ -23,7 +23,8 @@ use crate::plugin::bindings::types::{
 };
 use crate::plugin::secrets::MemorySecrets;
 use crate::plugin::selection::select_plugin;
-use crate::plugin::{CallEffects, CallLimits, IssueCall, convert_usage};
+use crate::bundle::manifest::parse_memory;
+use crate::plugin::{CallEffects, CallLimits, CallStats, IssueCall, convert_usage};
 
 /// Key algorithms, as cert-manager's `privateKey.algorithm`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -95,6 +96,10 @@ pub struct TestArgs {
     /// Per-call deadline (Go duration).
     #[arg(long, default_value = "10s")]
     pub call_deadline: String,
+    /// Per-call memory cap, a quantity of bytes such as 64Mi (a bundle
+    /// entry's `memory` sets it for a deployed plugin).
+    #[arg(long, default_value = "64Mi")]
+    pub call_memory: String,
     /// Where compiled plugins are cached.
     #[arg(long, env = "CERTWASM_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -146,6 +151,8 @@ pub fn run(args: TestArgs) -> Result<i32> {
         .context("--usage")?;
     let limits = CallLimits {
         deadline: go_duration::parse(&args.call_deadline).context("--call-deadline")?,
+        memory_bytes: parse_memory(&args.call_memory)
+            .map_err(|why| anyhow::anyhow!("--call-memory {:?}: {why}", args.call_memory))?,
         ..CallLimits::default()
     };
     let give_up = go_duration::parse(&args.timeout).context("--timeout")?;
@@ -160,6 +167,9 @@ pub fn run(args: TestArgs) -> Result<i32> {
         info.issuer_types.join(", "),
         load_time.as_secs_f64() * 1e3
     );
+    if let Some(warning) = name_mismatch(&issuer.spec, info.name.as_str()) {
+        eprintln!("warning: {warning}");
+    }
 
     let effects = CallEffects {
         secrets: secrets.clone(),
@@ -215,6 +225,7 @@ pub fn run(args: TestArgs) -> Result<i32> {
     let lent_key = key.clone().filter(|_| plugin.needs(Need::RequestKey));
     let started = Instant::now();
     let mut state = None;
+    let mut calls = CallCosts::default();
     let issued = loop {
         let call = IssueCall {
             request: request.clone(),
@@ -222,7 +233,9 @@ pub fn run(args: TestArgs) -> Result<i32> {
             state: state.take(),
             presented_challenges: Vec::new(),
         };
-        match plugin.issue(call, &effects, &limits)? {
+        let (result, stats) = plugin.issue_measured(call, &effects, &limits)?;
+        calls.add(&stats);
+        match result {
             Ok(IssueOutcome::Issued(issued)) => break issued,
             Ok(IssueOutcome::Pending(pending)) => {
                 for event in &pending.events {
@@ -260,6 +273,7 @@ pub fn run(args: TestArgs) -> Result<i32> {
         }
     };
     let took = started.elapsed();
+    println!("{}", calls.describe(&limits));
 
     let now = SystemClock.now_unix_seconds();
     summary::print(
@@ -283,6 +297,50 @@ pub fn run(args: TestArgs) -> Result<i32> {
         )?;
     }
     Ok(0)
+}
+
+/// What the `issue` calls of one run cost, for the author: the sandbox's
+/// caps apply per call, so the slowest and largest call are what matter.
+#[derive(Debug, Default)]
+struct CallCosts {
+    calls: usize,
+    slowest: Duration,
+    peak_memory_bytes: usize,
+}
+
+impl CallCosts {
+    fn add(&mut self, stats: &CallStats) {
+        self.calls += 1;
+        self.slowest = self.slowest.max(stats.elapsed);
+        self.peak_memory_bytes = self.peak_memory_bytes.max(stats.peak_memory_bytes);
+    }
+
+    fn describe(&self, limits: &CallLimits) -> String {
+        let mib = |bytes: usize| bytes as f64 / f64::from(1 << 20);
+        format!(
+            "{} issue call{}: slowest {:.1} ms of the {} deadline, peak memory {:.1} MiB of the {:.0} MiB cap",
+            self.calls,
+            if self.calls == 1 { "" } else { "s" },
+            self.slowest.as_secs_f64() * 1e3,
+            go_duration::format(limits.deadline),
+            mib(self.peak_memory_bytes),
+            mib(limits.memory_bytes),
+        )
+    }
+}
+
+/// A warning when the Issuer asks for a plugin by a name other than the
+/// one the plugin gives itself: `plugin test` runs whatever `--plugin`
+/// names, but a cluster selects by `spec.plugin.name`, so the Issuer would
+/// not reach this plugin unless a bundle entry carries that name.
+fn name_mismatch(spec: &serde_json::Value, own_name: &str) -> Option<String> {
+    let asked = spec.pointer("/plugin/name")?.as_str()?;
+    (asked != own_name).then(|| {
+        format!(
+            "the Issuer asks for plugin {asked:?} (spec.plugin.name) but the plugin calls itself \
+             {own_name:?}; in a cluster the Issuer reaches it only through a bundle entry named {asked:?}"
+        )
+    })
 }
 
 fn key_algorithm(args: &TestArgs) -> Result<KeyAlgorithm> {
@@ -361,4 +419,37 @@ fn write_atomically(path: &Path, contents: &[u8], private: bool) -> Result<()> {
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_different_plugin_name_is_warned_about() {
+        let spec = serde_json::json!({"plugin": {"name": "my-ca", "config": {}}});
+        assert_eq!(name_mismatch(&spec, "my-ca"), None);
+        let warning = name_mismatch(&spec, "myca").unwrap_or_default();
+        assert!(warning.contains("asks for plugin \"my-ca\""), "{warning}");
+        assert!(warning.contains("calls itself \"myca\""), "{warning}");
+        // An Issuer of a built-in type names no plugin.
+        let ca = serde_json::json!({"ca": {"secretName": "ca"}});
+        assert_eq!(name_mismatch(&ca, "ca"), None);
+    }
+
+    #[test]
+    fn call_costs_keep_the_worst_call() {
+        let mut costs = CallCosts::default();
+        for (ms, mib) in [(3, 2), (9, 1)] {
+            costs.add(&CallStats {
+                elapsed: Duration::from_millis(ms),
+                peak_memory_bytes: mib << 20,
+            });
+        }
+        let said = costs.describe(&CallLimits::default());
+        assert_eq!(
+            said,
+            "2 issue calls: slowest 9.0 ms of the 10s deadline, peak memory 2.0 MiB of the 64 MiB cap"
+        );
+    }
 }

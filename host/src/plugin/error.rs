@@ -18,6 +18,18 @@ pub enum PluginError {
         versions = super::WitVersion::list()
     )]
     Link { name: String, reason: String },
+    #[error(
+        "plugin {name}: it imports `{import}`, which this host does not provide ({detail}). \
+         A plugin may import certwasm:issuer ({versions}) and the WASI 0.2 interfaces language \
+         runtimes need (cli, clocks, filesystem, io, random, sockets), which grant nothing{hint}",
+        versions = super::WitVersion::list()
+    )]
+    UnprovidedImport {
+        name: String,
+        import: String,
+        detail: String,
+        hint: &'static str,
+    },
     #[error("reading plugin file {path}: {source}")]
     Read {
         path: PathBuf,

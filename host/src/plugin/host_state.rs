@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::v0_4::certwasm::issuer::{
@@ -15,6 +14,7 @@ use super::bindings::v0_4::certwasm::issuer::{
 use super::convert;
 use super::egress::EgressPolicy;
 use super::grants::Grants;
+use super::guest_output::GuestOutput;
 use super::issuer_cache::{CacheScope, IssuerCache};
 use super::keyring::{KeyRing, secret_key_handle};
 use super::outbound::{ClientIdentity, Outbound, OutboundRequest};
@@ -29,8 +29,6 @@ const MAX_LOG_LINES: u32 = 200;
 const MAX_LOG_LINE: usize = 4096;
 /// Largest data `signer.sign` accepts (a TBSCertificate or a JWS input).
 const MAX_SIGN_INPUT: usize = 1 << 20;
-/// How much of the plugin's stderr (panic messages) is kept for errors.
-pub(crate) const STDERR_CAPACITY: usize = 16 << 10;
 
 /// Everything a call's imports act on.
 pub(crate) struct HostState {
@@ -41,12 +39,14 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    pub(crate) fn new(call: CallContext, memory_bytes: usize, stderr: MemoryOutputPipe) -> Self {
+    pub(crate) fn new(call: CallContext, memory_bytes: usize, output: &GuestOutput) -> Self {
         // Nothing is granted: no preopened directories, no environment, no
         // arguments, no sockets, no name lookups. Clocks and randomness stay
-        // (std needs them, and a CA needs random serials).
+        // (std needs them, and a CA needs random serials). What the plugin
+        // prints is kept for the host's log.
         let wasi = WasiCtx::builder()
-            .stderr(stderr)
+            .stdout(output.stdout.clone())
+            .stderr(output.stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)

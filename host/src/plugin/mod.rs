@@ -16,6 +16,8 @@ pub use convert::key_usage as convert_usage;
 pub mod egress;
 mod engine;
 mod error;
+mod guest_output;
+pub use guest_output::OUTPUT_TARGET;
 pub mod grants;
 mod host_state;
 pub mod issuer_cache;

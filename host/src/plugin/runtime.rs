@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::Store;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use super::bindings::orders::Order;
 use super::bindings::types::{
@@ -17,7 +16,8 @@ use super::egress::EgressPolicy;
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::error::PluginError;
 use super::grants::Grants;
-use super::host_state::{CallContext, HostState, ReportingCall, STDERR_CAPACITY};
+use super::guest_output::GuestOutput;
+use super::host_state::{CallContext, HostState, ReportingCall};
 use super::issuer_cache::CacheScope;
 use super::keyring::{KeyRing, REQUEST_KEY_HANDLE};
 use super::legacy;
@@ -276,7 +276,17 @@ impl Plugin {
         let instance_pre = inner
             .linker
             .instantiate_pre(&component)
-            .map_err(link_error)?;
+            .map_err(|e| match unprovided_import(&e) {
+                Some(import) if !import.starts_with("certwasm:issuer/") => {
+                    PluginError::UnprovidedImport {
+                        name: name.to_owned(),
+                        hint: import_hint(&import),
+                        import,
+                        detail: import_detail(&e),
+                    }
+                }
+                _ => link_error(e),
+            })?;
         let pre = match version {
             WitVersion::V0_4 => Pre::V0_4(v0_4::IssuerPre::new(instance_pre).map_err(link_error)?),
             WitVersion::V0_3 => Pre::V0_3(v0_3::IssuerPre::new(instance_pre).map_err(link_error)?),
@@ -318,9 +328,22 @@ impl Plugin {
         Ok((plugin, source))
     }
 
-    /// The plugin's name as the host knows it (bundled name or file stem).
+    /// The plugin's name as the host knows it (bundled name, bundle entry
+    /// name or file stem): what Issuers select it by.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The name errors and log lines give the plugin: the one its `info()`
+    /// declares, which is what its author knows it by (a file stem such as
+    /// `plugin` says nothing), or the host's name while that is unknown or
+    /// unusable as a label.
+    pub fn label(&self) -> &str {
+        if is_label(&self.info.name) {
+            &self.info.name
+        } else {
+            &self.name
+        }
     }
 
     /// What the plugin said of itself when loaded.
@@ -498,7 +521,7 @@ impl Plugin {
     ) -> Result<(), PluginCallError> {
         if size > limits.max_result_bytes {
             return Err(PluginCallError::ResultTooLarge {
-                plugin: self.name.clone(),
+                plugin: self.label().to_owned(),
                 what,
                 size,
                 limit: limits.max_result_bytes,
@@ -519,13 +542,13 @@ impl Plugin {
     ) -> Result<(R, CallStats), PluginCallError> {
         let spec: serde_json::Value =
             serde_json::from_str(&config.spec_json).map_err(|e| PluginCallError::Setup {
-                plugin: self.name.clone(),
+                plugin: self.label().to_owned(),
                 reason: format!("the issuer spec is not valid JSON: {e}"),
             })?;
         let limits = &self.grants.limits(limits);
         let started = Instant::now();
         let call = CallContext::new(
-            self.name.clone(),
+            self.label().to_owned(),
             subject.to_owned(),
             config.namespace.clone(),
             referenced_secrets(&spec),
@@ -538,10 +561,10 @@ impl Plugin {
             started + limits.deadline,
             Arc::clone(&self.grants),
         );
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let output = GuestOutput::new();
         let mut store = Store::new(
             &self.engine.inner.engine,
-            HostState::new(call, limits.memory_bytes, stderr.clone()),
+            HostState::new(call, limits.memory_bytes, &output),
         );
         store.limiter(|state| &mut state.limiter);
         let ticks = limits
@@ -560,7 +583,8 @@ impl Plugin {
         }
         .and_then(|exports| f(&exports, &mut store));
         let elapsed = started.elapsed();
-        let result = outcome.map_err(|err| self.classify(err, &store, &stderr, limits, elapsed))?;
+        output.forward(self.label(), subject);
+        let result = outcome.map_err(|err| self.classify(err, &store, &output, limits, elapsed))?;
         let stats = CallStats {
             elapsed,
             peak_memory_bytes: store.data().limiter.peak,
@@ -573,11 +597,11 @@ impl Plugin {
         &self,
         err: wasmtime::Error,
         store: &Store<HostState>,
-        stderr: &MemoryOutputPipe,
+        output: &GuestOutput,
         limits: &CallLimits,
         elapsed: Duration,
     ) -> PluginCallError {
-        let plugin = self.name.clone();
+        let plugin = self.label().to_owned();
         if store.data().limiter.exceeded {
             return PluginCallError::MemoryExceeded {
                 plugin,
@@ -595,18 +619,16 @@ impl Plugin {
                 deadline: limits.deadline,
             },
             trap => {
-                let output = stderr.contents();
-                let printed = String::from_utf8_lossy(&output);
-                let printed = printed.trim();
+                let printed = output.stderr_tail();
                 // The trap itself ("wasm trap: unreachable"), or the host
                 // error that caused it; the wasm backtrace is for logs.
                 let mut message = match trap {
                     Some(trap) => trap.to_string(),
                     None => err.root_cause().to_string(),
                 };
-                tracing::debug!(plugin = %self.name, "plugin trapped: {err:?}");
+                tracing::debug!(plugin = %self.label(), "plugin trapped: {err:?}");
                 if !printed.is_empty() {
-                    message = format!("{message}; it printed: {}", tail(printed, 1024));
+                    message = format!("{message}; it printed: {printed}");
                 }
                 PluginCallError::Trap { plugin, message }
             }
@@ -614,14 +636,50 @@ impl Plugin {
     }
 }
 
-/// The last `max` bytes of `text`, on a character boundary.
-fn tail(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
+/// Whether a plugin's self-declared name is fit to print as its label: a
+/// short name of letters, digits, `-`, `_` and `.`, as bundle entries use.
+fn is_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The import a failed link names, from wasmtime's message
+/// "component imports instance `NAME`, but a matching implementation was
+/// not found in the linker". wasmtime has no typed error for this; a test
+/// (`missing_imports_are_named`) fails if its wording changes.
+fn unprovided_import(error: &wasmtime::Error) -> Option<String> {
+    error.chain().find_map(|cause| {
+        let text = cause.to_string();
+        let rest = text.strip_prefix("component imports ")?;
+        let (_, quoted) = rest.split_once('`')?;
+        let (import, _) = quoted.split_once('`')?;
+        Some(import.to_owned())
+    })
+}
+
+/// Why the import did not link, in words: wasmtime reports an interface
+/// the host does not link at all as a function "implementation is missing".
+fn import_detail(error: &wasmtime::Error) -> String {
+    let root = error.root_cause().to_string();
+    if root.contains("implementation is missing") {
+        "the host links no such interface".to_owned()
+    } else {
+        root
     }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
+}
+
+/// What to do about an import the host does not provide, for the imports
+/// authors meet: JavaScript and Python toolchains add `wasi:http` unless
+/// told not to.
+fn import_hint(import: &str) -> &'static str {
+    if import.starts_with("wasi:http/") {
+        ". Plugins reach the network through certwasm:issuer/http instead; build without \
+         wasi:http (with componentize-js: `disableFeatures: [\"http\"]`)"
+    } else {
+        ". Build the plugin without it, or against the certwasm:issuer world alone \
+         (`certwasm plugin wit --out wit/` writes it)"
     }
-    &text[start..]
 }

@@ -159,6 +159,11 @@ impl Guest for Hostile {
                 }
             }
             "panic" => panic!("hostile plugin panicked on purpose"),
+            "print" => {
+                println!("hello from stdout");
+                eprintln!("hello from stderr");
+                issued("ok".into())
+            }
             "recursion" => issued(recurse(0).to_string()),
             "shadow-stack" => {
                 let mut pad = [0u8; 256];
