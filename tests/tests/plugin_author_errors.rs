@@ -90,7 +90,9 @@ fn an_import_the_host_lacks_is_named() {
     assert_eq!(import, "wasi:http/outgoing-handler@0.2.3");
     let message = err.to_string();
     assert!(
-        message.contains("it imports `wasi:http/outgoing-handler@0.2.3`, which this host does not provide"),
+        message.contains(
+            "it imports `wasi:http/outgoing-handler@0.2.3`, which this host does not provide"
+        ),
         "{message}"
     );
     assert!(message.contains("certwasm:issuer/http"), "{message}");

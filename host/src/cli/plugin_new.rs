@@ -88,7 +88,10 @@ pub struct Placeholders {
 }
 
 pub fn run(args: NewArgs) -> Result<i32> {
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
     check_target(&dir)?;
     let sdk_dependency = sdk_dependency(args.sdk.as_deref())?;
     let files = render(
@@ -118,7 +121,10 @@ pub fn run(args: NewArgs) -> Result<i32> {
         files.len(),
         WitVersion::CURRENT.as_str()
     );
-    println!("Next: {}/README.md says how to build and test it.", dir.display());
+    println!(
+        "Next: {}/README.md says how to build and test it.",
+        dir.display()
+    );
     Ok(0)
 }
 
@@ -237,7 +243,16 @@ mod tests {
         for good in ["my-ca", "ca", "a1", "x-509-signer"] {
             assert_eq!(check_name(good), Ok(()), "{good}");
         }
-        for bad in ["", "My-CA", "1ca", "-ca", "ca-", "my_ca", "my ca", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "My-CA",
+            "1ca",
+            "-ca",
+            "ca-",
+            "my_ca",
+            "my ca",
+            &"a".repeat(64),
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -15,6 +15,7 @@ use clap::{Args, ValueEnum};
 
 use super::manifest::{read_issuer, read_secrets};
 use super::{plugin_load, summary};
+use crate::bundle::manifest::parse_memory;
 use crate::clock::{Clock, SystemClock};
 use crate::go_duration;
 use crate::pki::{self, CsrSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, Subject};
@@ -23,7 +24,6 @@ use crate::plugin::bindings::types::{
 };
 use crate::plugin::secrets::MemorySecrets;
 use crate::plugin::selection::select_plugin;
-use crate::bundle::manifest::parse_memory;
 use crate::plugin::{CallEffects, CallLimits, CallStats, IssueCall, convert_usage};
 
 /// Key algorithms, as cert-manager's `privateKey.algorithm`.

@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn lines_are_bounded_and_counted() {
         let text = "one\r\n\ntwo\nthree\n   \nfour";
-        assert_eq!(bounded_lines(text, 10), (vec!["one", "two", "three", "four"], 0));
+        assert_eq!(
+            bounded_lines(text, 10),
+            (vec!["one", "two", "three", "four"], 0)
+        );
         assert_eq!(bounded_lines(text, 2), (vec!["one", "two"], 2));
         assert_eq!(bounded_lines("", 2), (Vec::<&str>::new(), 0));
     }

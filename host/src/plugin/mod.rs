@@ -25,6 +25,7 @@ mod keyring;
 mod legacy;
 mod limits;
 pub mod outbound;
+mod pinned_tls;
 mod runtime;
 pub mod secrets;
 pub mod selection;

@@ -23,7 +23,7 @@ pub struct OutboundRequest {
     pub url: Url,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// Extra trusted roots, PEM.
+    /// The issuer's `caBundle`, PEM: when set, the only trusted roots.
     pub ca_bundle_pem: Option<String>,
     pub timeout: Duration,
     /// The checked addresses to connect to (for a host name).
@@ -193,21 +193,22 @@ impl ReqwestOutbound {
         if !request.pinned.is_empty() {
             builder = builder.resolve_to_addrs(&host, &request.pinned);
         }
-        if let Some(pem) = &request.ca_bundle_pem {
-            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .map_err(|e| format!("the CA bundle is not valid PEM: {e}"))?;
-            if roots.is_empty() {
-                return Err("the CA bundle holds no certificate".into());
+        match (&request.ca_bundle_pem, &request.client_identity) {
+            // A pinned bundle is the only trust, as in cert-manager; see
+            // `pinned_tls` for the self-signed server certificate it admits.
+            (Some(pem), identity) => {
+                let identity = identity.as_ref().map(|id| id.pem.as_slice());
+                builder =
+                    builder.use_preconfigured_tls(super::pinned_tls::client_config(pem, identity)?);
             }
-            for root in roots {
-                builder = builder.add_root_certificate(root);
+            (None, Some(identity)) => {
+                let identity =
+                    reqwest::Identity::from_pem(identity.pem.as_slice()).map_err(|e| {
+                        format!("the client certificate and key are not a usable PEM pair: {e}")
+                    })?;
+                builder = builder.identity(identity);
             }
-        }
-        if let Some(identity) = &request.client_identity {
-            let identity = reqwest::Identity::from_pem(identity.pem.as_slice()).map_err(|e| {
-                format!("the client certificate and key are not a usable PEM pair: {e}")
-            })?;
-            builder = builder.identity(identity);
+            (None, None) => {}
         }
         let client = builder
             .build()

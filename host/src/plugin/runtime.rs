@@ -273,20 +273,21 @@ impl Plugin {
                 name: name.to_owned(),
                 reason,
             })?;
-        let instance_pre = inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| match unprovided_import(&e) {
-                Some(import) if !import.starts_with("certwasm:issuer/") => {
-                    PluginError::UnprovidedImport {
-                        name: name.to_owned(),
-                        hint: import_hint(&import),
-                        import,
-                        detail: import_detail(&e),
+        let instance_pre =
+            inner
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| match unprovided_import(&e) {
+                    Some(import) if !import.starts_with("certwasm:issuer/") => {
+                        PluginError::UnprovidedImport {
+                            name: name.to_owned(),
+                            hint: import_hint(&import),
+                            import,
+                            detail: import_detail(&e),
+                        }
                     }
-                }
-                _ => link_error(e),
-            })?;
+                    _ => link_error(e),
+                })?;
         let pre = match version {
             WitVersion::V0_4 => Pre::V0_4(v0_4::IssuerPre::new(instance_pre).map_err(link_error)?),
             WitVersion::V0_3 => Pre::V0_3(v0_3::IssuerPre::new(instance_pre).map_err(link_error)?),
