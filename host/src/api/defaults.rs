@@ -95,11 +95,19 @@ pub fn set_issuer_schema_defaults(spec: &mut IssuerSpec) {
     }
 }
 
+/// Kind `Issuer` and group `cert-manager.io` where unset. A kind that is
+/// not one of cert-manager's keeps its empty group: such a reference is
+/// refused, and the refusal's hint ("did you forget to set
+/// spec.issuerRef.kind.group?") depends on seeing the group unset.
 fn set_issuer_ref_defaults(issuer_ref: &mut IssuerReference) {
     if issuer_ref.kind.as_deref().is_none_or(str::is_empty) {
         issuer_ref.kind = Some(ISSUER_KIND.to_owned());
     }
-    if issuer_ref.group.as_deref().is_none_or(str::is_empty) {
+    let cert_manager_kind = matches!(
+        issuer_ref.kind.as_deref(),
+        Some(ISSUER_KIND | CLUSTER_ISSUER_KIND)
+    );
+    if cert_manager_kind && issuer_ref.group.as_deref().is_none_or(str::is_empty) {
         issuer_ref.group = Some(GROUP.to_owned());
     }
 }

@@ -258,13 +258,11 @@ pub fn validate_certificate_spec(spec: &CertificateSpec, path: &str) -> Vec<Fiel
         }
     }
 
-    // cert-manager skips these checks when only renewBeforePercentage is
-    // set, accepting e.g. 150; certwasm checks the percentage against the
-    // default duration instead, so an out-of-range value is always refused.
-    if spec.duration.is_some()
-        || spec.renew_before.is_some()
-        || spec.renew_before_percentage.is_some()
-    {
+    // As cert-manager: the durations are checked together only when
+    // `duration` or `renewBefore` is set. A `renewBeforePercentage` alone
+    // is accepted whatever its value; the renewal policy then ignores a
+    // percentage outside (0, 100) and renews at two thirds of the lifetime.
+    if spec.duration.is_some() || spec.renew_before.is_some() {
         errors.extend(validate_durations(spec, &path));
     }
 
@@ -383,14 +381,12 @@ pub fn validate_certificate_spec(spec: &CertificateSpec, path: &str) -> Vec<Fiel
                             "windowDuration must be specified and should be greater than 0",
                         ));
                     }
-                    if window.cron.split_whitespace().count() != 5 {
+                    if let Err(why) = check_cron(&window.cron) {
                         errors.push(FieldError::invalid(
                             window_path.child("cron"),
                             quote(&window.cron),
                             format!(
-                                "invalid cron syntax: expected exactly 5 fields, found {}: {}. cron needs to follow: cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow",
-                                window.cron.split_whitespace().count(),
-                                quote(&window.cron)
+                                "invalid cron syntax: {why}. cron needs to follow: cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow"
                             ),
                         ));
                     }
@@ -400,6 +396,56 @@ pub fn validate_certificate_spec(spec: &CertificateSpec, path: &str) -> Vec<Fiel
     }
 
     errors
+}
+
+/// A renewal window's schedule as robfig/cron's standard parser reads it,
+/// with its error wording:
+/// an optional `CRON_TZ=<zone>` (or `TZ=<zone>`) first, then a descriptor
+/// (`@daily`, `@every 1h`, ...) or exactly five fields.
+fn check_cron(spec: &str) -> Result<(), String> {
+    let mut rest = spec.trim();
+    if let Some(zoned) = rest
+        .strip_prefix("CRON_TZ=")
+        .or_else(|| rest.strip_prefix("TZ="))
+    {
+        let (zone, after) = zoned.split_once(' ').unwrap_or((zoned, ""));
+        if !known_time_zone(zone) {
+            return Err(format!(
+                "provided bad location {zone}: unknown time zone {zone}"
+            ));
+        }
+        rest = after.trim();
+    }
+    if rest.starts_with('@') {
+        return Ok(());
+    }
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!(
+            "expected exactly 5 fields, found {}: [{}]",
+            fields.len(),
+            fields.join(" ")
+        ));
+    }
+    Ok(())
+}
+
+/// Whether Go's `time.LoadLocation` would know `zone`: UTC, Local, or a
+/// file of the system's zoneinfo database (when the system has none, as in
+/// a scratch image, any well-formed name is taken on trust).
+fn known_time_zone(zone: &str) -> bool {
+    const ZONEINFO: &str = "/usr/share/zoneinfo";
+    if matches!(zone, "UTC" | "Local") {
+        return true;
+    }
+    let well_formed = !zone.is_empty()
+        && !zone.starts_with('/')
+        && !zone.split('/').any(|part| part.is_empty() || part == "..");
+    if !well_formed {
+        return false;
+    }
+    let database = std::path::Path::new(ZONEINFO);
+    !database.is_dir() || database.join(zone).is_file()
 }
 
 /// The signature algorithms cert-manager allows for a key algorithm.
@@ -2005,7 +2051,7 @@ fn label_value_errors(value: &str) -> Vec<String> {
     }
     if !value.is_empty() && !is_label_name(value) {
         errors.push(format!(
-            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value', or '12345', regex used for validation is '(({LABEL_KEY_FORMAT})?)')"
+            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value', or '12345', regex used for validation is '({LABEL_KEY_FORMAT})?')"
         ));
     }
     errors
@@ -2072,53 +2118,6 @@ fn parse_object_identifier(text: &str) -> Option<Vec<i64>> {
     text.split('.')
         .map(|part| part.parse::<i64>().ok())
         .collect()
-}
-
-fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
-}
-
-fn is_dot_atom(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .split('.')
-            .all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
-}
-
-/// An email SAN must be a bare RFC 5322 addr-spec (`user@example.com`), as
-/// cert-manager checks with Go's `mail.ParseAddress` plus an equality test.
-fn check_email_address(address: &str) -> Result<(), String> {
-    if address.trim().is_empty() {
-        return Err("invalid email address: mail: no address".to_owned());
-    }
-    if address.contains('<') {
-        let inner = address
-            .rsplit_once('<')
-            .and_then(|(_, rest)| rest.strip_suffix('>'))
-            .filter(|inner| check_email_address(inner).is_ok());
-        return match inner {
-            Some(_) => Err(
-                "invalid email address: make sure the supplied value only contains the email address itself".to_owned(),
-            ),
-            None => Err("invalid email address: mail: no angle-addr".to_owned()),
-        };
-    }
-    let trimmed = address.trim();
-    let Some((local, domain)) = trimmed.rsplit_once('@') else {
-        return Err("invalid email address: mail: missing '@' or angle-addr".to_owned());
-    };
-    let local_ok =
-        is_dot_atom(local) || (local.len() >= 2 && local.starts_with('"') && local.ends_with('"'));
-    let domain_ok = is_dot_atom(domain) || (domain.starts_with('[') && domain.ends_with(']'));
-    if !local_ok || !domain_ok {
-        return Err("invalid email address: mail: no angle-addr".to_owned());
-    }
-    if trimmed != address {
-        return Err(
-            "invalid email address: make sure the supplied value only contains the email address itself".to_owned(),
-        );
-    }
-    Ok(())
 }
 
 /// Go's `net.SplitHostPort`.
@@ -2352,6 +2351,9 @@ fn parse_literal_subject(subject: &str) -> Result<Vec<DnAttribute>, String> {
     finish(&mut type_, &mut value, &mut encoded, &mut attributes)?;
     Ok(attributes)
 }
+
+mod email;
+use email::check_email_address;
 
 #[cfg(test)]
 mod tests;

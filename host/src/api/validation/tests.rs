@@ -100,6 +100,22 @@ fn issuer_ref_name_is_required() {
 }
 
 #[test]
+fn the_group_hint_survives_defaulting() {
+    let mut cert = certificate(spec_with(
+        json!({"issuerRef": {"name": "ca", "kind": "AWSPCAClusterIssuer"}}),
+    ));
+    crate::api::defaults::set_certificate_defaults(&mut cert);
+    let errors: Vec<String> = validate_certificate(&cert)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_has(
+        &errors,
+        "spec.issuerRef.kind: Invalid value: \"AWSPCAClusterIssuer\": must be one of Issuer or ClusterIssuer (did you forget to set spec.issuerRef.kind.group?)",
+    );
+}
+
+#[test]
 fn issuer_ref_kind_must_be_issuer_or_cluster_issuer() {
     assert_has(
         &cert_errors(json!({"issuerRef": {"name": "ca", "kind": "AWSPCAClusterIssuer"}})),
@@ -295,13 +311,22 @@ fn renew_before_and_percentage_are_exclusive() {
 #[test]
 fn renew_before_percentage_is_within_0_and_100() {
     assert_has(
-        &cert_errors(json!({"renewBeforePercentage": 100})),
+        &cert_errors(json!({"duration": "2160h", "renewBeforePercentage": 100})),
         "spec.renewBeforePercentage: Invalid value: 100: certificate renewBeforePercentage must result in a renewBefore greater than 5m0s",
     );
     assert_has(
-        &cert_errors(json!({"renewBeforePercentage": 0})),
+        &cert_errors(json!({"duration": "2160h", "renewBeforePercentage": 0})),
         "spec.renewBeforePercentage: Invalid value: 0: certificate renewBeforePercentage must result in a renewBefore less than duration",
     );
+    // As cert-manager: with neither duration nor renewBefore set, the
+    // percentage alone is not checked.
+    for alone in [0, 100, 150] {
+        assert_eq!(
+            cert_errors(json!({"renewBeforePercentage": alone})),
+            Vec::<String>::new(),
+            "{alone}"
+        );
+    }
     assert_eq!(
         cert_errors(json!({"renewBeforePercentage": 33})),
         Vec::<String>::new()
@@ -326,9 +351,9 @@ fn secret_template_labels_and_annotations_are_checked() {
         &errors,
         "spec.secretTemplate.labels: Invalid value: \"bad key!\": name part must consist of",
     );
-    assert_has_prefix(
+    assert_has(
         &errors,
-        "spec.secretTemplate.labels: Invalid value: \"bad value!\": a valid label must be",
+        "spec.secretTemplate.labels: Invalid value: \"bad value!\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value', or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
     );
     assert_has(
         &errors,
@@ -941,5 +966,23 @@ fn challenge_spec_is_immutable() {
             .map(ToString::to_string)
             .collect::<Vec<_>>(),
         vec!["spec: Forbidden: challenge spec is immutable after creation"]
+    );
+}
+
+#[test]
+fn cron_schedules_read_as_robfig_cron_reads_them() {
+    let window = |cron: &str| {
+        cert_errors(json!({"renewal": {"policy": "RenewBefore", "windows": [{"cron": cron, "windowDuration": "1h"}]}}))
+    };
+    for good in ["0 2 * * *", "CRON_TZ=UTC 0 2 * * *", "TZ=UTC 30 1 * * 1-5", "@daily", "CRON_TZ=UTC @weekly"] {
+        assert_eq!(window(good), Vec::<String>::new(), "{good}");
+    }
+    assert_has(
+        &window("0 2 * *"),
+        "spec.renewal.windows[0].cron: Invalid value: \"0 2 * *\": invalid cron syntax: expected exactly 5 fields, found 4: [0 2 * *]. cron needs to follow: cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow",
+    );
+    assert_has(
+        &window("CRON_TZ=Not/AZone 0 2 * * *"),
+        "spec.renewal.windows[0].cron: Invalid value: \"CRON_TZ=Not/AZone 0 2 * * *\": invalid cron syntax: provided bad location Not/AZone: unknown time zone Not/AZone. cron needs to follow: cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow",
     );
 }
