@@ -49,6 +49,26 @@ pub enum Operation<'a> {
     Create,
     /// A change to `old`.
     Update(&'a Value),
+    /// A change to `old` through its status subresource. The spec cannot
+    /// change, so the spec rules are not applied (as a webhook sees no
+    /// status writes): a controller can still record why an object that
+    /// reached the store without admission is refused. Rules about status
+    /// transitions (a CertificateRequest's approval) still apply.
+    UpdateStatus(&'a Value),
+}
+
+impl<'a> Operation<'a> {
+    /// The object before the write, for updates.
+    fn old(self) -> Option<&'a Value> {
+        match self {
+            Self::Create => None,
+            Self::Update(old) | Self::UpdateStatus(old) => Some(old),
+        }
+    }
+
+    fn spec_may_change(self) -> bool {
+        !matches!(self, Self::UpdateStatus(_))
+    }
 }
 
 /// What admission made of the object: the object to store, and warnings
@@ -72,13 +92,17 @@ pub fn admit(
     match resource.admission {
         Admission::Certificate => typed::<api::Certificate>(resource, object, fields, |c| {
             defaults::set_certificate_defaults(c);
-            Ok(validation::validate_certificate(c))
+            Ok(if operation.spec_may_change() {
+                validation::validate_certificate(c)
+            } else {
+                Vec::new()
+            })
         }),
         Admission::CertificateRequest => {
-            let old = match operation {
-                Operation::Update(old) => Some(decode::<api::CertificateRequest>(resource, old)?),
-                Operation::Create => None,
-            };
+            let old = operation
+                .old()
+                .map(|old| decode::<api::CertificateRequest>(resource, old))
+                .transpose()?;
             typed::<api::CertificateRequest>(resource, object, fields, |r| {
                 match &old {
                     None => defaults::set_certificate_request_identity(r, user),
@@ -91,7 +115,11 @@ pub fn admit(
                     }
                 }
                 defaults::set_certificate_request_defaults(r);
-                let mut errors = validation::validate_certificate_request(r);
+                let mut errors = if operation.spec_may_change() {
+                    validation::validate_certificate_request(r)
+                } else {
+                    Vec::new()
+                };
                 if let Some(old) = &old {
                     errors.extend(validation::validate_certificate_request_update(old, r));
                 }
@@ -102,6 +130,9 @@ pub fn admit(
             let mut warnings = Vec::new();
             let mut admitted = typed::<api::Issuer>(resource, object, fields, |i| {
                 defaults::set_issuer_schema_defaults(&mut i.spec);
+                if !operation.spec_may_change() {
+                    return Ok(Vec::new());
+                }
                 warnings = validation::issuer_spec_warnings(&i.spec);
                 Ok(validation::validate_issuer(i))
             })?;
@@ -112,6 +143,9 @@ pub fn admit(
             let mut warnings = Vec::new();
             let mut admitted = typed::<api::ClusterIssuer>(resource, object, fields, |i| {
                 defaults::set_issuer_schema_defaults(&mut i.spec);
+                if !operation.spec_may_change() {
+                    return Ok(Vec::new());
+                }
                 warnings = validation::issuer_spec_warnings(&i.spec);
                 Ok(validation::validate_cluster_issuer(i))
             })?;
@@ -119,10 +153,10 @@ pub fn admit(
             Ok(admitted)
         }
         Admission::Order => {
-            let old = match operation {
-                Operation::Update(old) => Some(decode::<api::Order>(resource, old)?),
-                Operation::Create => None,
-            };
+            let old = operation
+                .old()
+                .map(|old| decode::<api::Order>(resource, old))
+                .transpose()?;
             typed::<api::Order>(resource, object, fields, |o| {
                 Ok(old
                     .as_ref()
@@ -131,10 +165,10 @@ pub fn admit(
             })
         }
         Admission::Challenge => {
-            let old = match operation {
-                Operation::Update(old) => Some(decode::<api::Challenge>(resource, old)?),
-                Operation::Create => None,
-            };
+            let old = operation
+                .old()
+                .map(|old| decode::<api::Challenge>(resource, old))
+                .transpose()?;
             typed::<api::Challenge>(resource, object, fields, |c| {
                 Ok(old
                     .as_ref()

@@ -340,13 +340,11 @@ pub fn update(
             }
         }
     }
-    let admitted = admission::admit(
-        resource,
-        Operation::Update(&old),
-        new,
-        &ctx.user,
-        ctx.fields,
-    )?;
+    let operation = match subresource {
+        Subresource::Main => Operation::Update(&old),
+        Subresource::Status => Operation::UpdateStatus(&old),
+    };
+    let admitted = admission::admit(resource, operation, new, &ctx.user, ctx.fields)?;
     ctx.warn(admitted.warnings);
     let mut new = admitted.object;
     // Compared after defaulting: a write that only omits defaulted fields

@@ -44,6 +44,7 @@ use crate::policy::secret::{
     self as secret_policy, CERTIFICATE_NAME, CERTIFICATE_REVISION, NEXT_PRIVATE_KEY_LABEL,
     PRIVATE_KEY_SECRET_NAME,
 };
+use crate::policy::stored_validity::{INVALID_SPEC, certificate_refusal};
 use crate::policy::trigger::{self, RequestView, SecretView, Trigger};
 
 const TRIGGER: &str = "cert-manager-certificates-trigger";
@@ -164,6 +165,43 @@ fn key_algorithm(certificate: &Certificate) -> Result<KeyAlgorithm, ControllerEr
     .map_err(|e| ControllerError::Spec(e.to_string()))
 }
 
+/// A Certificate stored without admission that fails its rules: Ready=False
+/// with the field errors, a warning event when that is news, and nothing
+/// issued until a change to the spec brings it back here.
+async fn refuse_invalid(
+    context: &Context,
+    certificate: &Arc<Certificate>,
+    refusal: &str,
+) -> Result<Action, ControllerError> {
+    let mut status = certificate.status.clone().unwrap_or_default();
+    let ready = condition(
+        &status.conditions,
+        "Ready",
+        ConditionStatus::False,
+        INVALID_SPEC,
+        refusal,
+        certificate.metadata.generation,
+    );
+    let news = conditions::find(&status.conditions, "Ready").is_none_or(|c| {
+        c.reason.as_deref() != Some(INVALID_SPEC) || c.message.as_deref() != Some(refusal)
+    });
+    if news {
+        conditions::upsert(&mut status.conditions, ready);
+        write_status(context, certificate, status).await?;
+        context
+            .recorder
+            .publish(
+                &**certificate,
+                TRIGGER,
+                EventType::Warning,
+                INVALID_SPEC,
+                refusal,
+            )
+            .await;
+    }
+    Ok(Action::await_change())
+}
+
 #[allow(clippy::too_many_lines)]
 async fn reconcile(
     certificate: Arc<Certificate>,
@@ -171,6 +209,9 @@ async fn reconcile(
 ) -> Result<Action, ControllerError> {
     if certificate.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
+    }
+    if let Some(refusal) = certificate_refusal(&certificate) {
+        return refuse_invalid(&context, &certificate, &refusal).await;
     }
     let now = time::OffsetDateTime::now_utc();
     let namespace = certificate.namespace().unwrap_or_default();

@@ -33,6 +33,7 @@ use crate::plugin::selection::select_plugin;
 use crate::plugin::{CallEffects, CallLimits, IssueCall, convert_usage};
 use crate::policy::conditions::{self, to_time};
 use crate::policy::secret::PRIVATE_KEY_SECRET_NAME;
+use crate::policy::stored_validity::{INVALID_SPEC, request_refusal};
 
 /// Where a pending plugin call's opaque state is kept between calls.
 pub const PLUGIN_STATE_ANNOTATION: &str = "certwasm.io/plugin-state";
@@ -213,6 +214,40 @@ async fn reconcile(
         ready_reason(&request).as_deref(),
         Some("Issued" | "Failed" | "Denied")
     ) {
+        return Ok(Action::await_change());
+    }
+    // Stored without admission and failing its rules: never signed.
+    if let Some(refusal) = request_refusal(&request) {
+        write_status(&context, &request, |s| {
+            let c = condition(
+                &s.conditions,
+                "InvalidRequest",
+                ConditionStatus::True,
+                INVALID_SPEC,
+                &refusal,
+            );
+            conditions::upsert(&mut s.conditions, c);
+            let c = condition(
+                &s.conditions,
+                "Ready",
+                ConditionStatus::False,
+                "Failed",
+                &refusal,
+            );
+            conditions::upsert(&mut s.conditions, c);
+            s.failure_time = Some(to_time(time::OffsetDateTime::now_utc()));
+        })
+        .await?;
+        context
+            .recorder
+            .publish(
+                &*request,
+                COMPONENT,
+                EventType::Warning,
+                INVALID_SPEC,
+                &refusal,
+            )
+            .await;
         return Ok(Action::await_change());
     }
     let approved = is_true(&request, "Approved");

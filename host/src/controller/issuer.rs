@@ -26,6 +26,7 @@ use crate::plugin::{CallEffects, CallLimits};
 use crate::policy::conditions::to_time;
 use crate::policy::issuer_status::next_status;
 pub use crate::policy::issuer_status::{AcmeAccount, Readiness};
+use crate::policy::stored_validity::{INVALID_CONFIG, issuer_refusal};
 
 /// How often an issuer that is not ready is checked again.
 const NOT_READY_RECHECK: Duration = Duration::from_secs(60);
@@ -178,7 +179,14 @@ async fn reconcile<K: IssuerResource>(
     let namespace = issuer.secret_namespace(&context);
     let spec = serde_json::to_value(issuer.spec())
         .map_err(|e| ControllerError::Internal(e.to_string()))?;
-    let readiness = {
+    let kind_name = match K::KIND {
+        IssuerKind::Issuer => "Issuer",
+        IssuerKind::ClusterIssuer => "ClusterIssuer",
+    };
+    let readiness = if let Some(refusal) = issuer_refusal(kind_name, issuer.spec()) {
+        // Stored without admission: no plugin sees it until it is fixed.
+        Readiness::not_ready(INVALID_CONFIG, refusal)
+    } else {
         let context = Arc::clone(&context);
         let (name, namespace) = (name.clone(), namespace.clone());
         tokio::task::spawn_blocking(move || validate(&context, K::KIND, &name, &namespace, &spec))

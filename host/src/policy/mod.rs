@@ -13,6 +13,7 @@ pub mod outputs;
 pub mod renewal;
 pub mod request;
 pub mod secret;
+pub mod stored_validity;
 pub mod trigger;
 
 /// Errors of the policy module: a Certificate whose spec cannot be turned

@@ -298,7 +298,10 @@ mod tests {
             ("not-an-email", Err("mail: missing '@' or angle-addr")),
             ("a@b@c", Err("mail: expected single address, got \"@c\"")),
             ("ops@", Err("mail: missing '@' or angle-addr")),
-            ("@example.com", Err("mail: missing word in phrase: mail: invalid string")),
+            (
+                "@example.com",
+                Err("mail: missing word in phrase: mail: invalid string"),
+            ),
             ("ops@example.com.", Err("mail: missing '@' or angle-addr")),
             ("ops..x@example.com", Err("mail: missing '@' or angle-addr")),
             ("ops@example..com", Err("mail: missing '@' or angle-addr")),
@@ -308,7 +311,10 @@ mod tests {
             ("", Err("mail: no address")),
             ("   ", Err("mail: no address")),
             ("Ops <ops@>", Err("mail: invalid string")),
-            ("ops@exa mple.com", Err("mail: expected single address, got \"mple.com\"")),
+            (
+                "ops@exa mple.com",
+                Err("mail: expected single address, got \"mple.com\""),
+            ),
         ];
         for (input, expected) in cases {
             let got = parse_single_address(input);

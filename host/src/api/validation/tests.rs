@@ -972,9 +972,17 @@ fn challenge_spec_is_immutable() {
 #[test]
 fn cron_schedules_read_as_robfig_cron_reads_them() {
     let window = |cron: &str| {
-        cert_errors(json!({"renewal": {"policy": "RenewBefore", "windows": [{"cron": cron, "windowDuration": "1h"}]}}))
+        cert_errors(
+            json!({"renewal": {"policy": "RenewBefore", "windows": [{"cron": cron, "windowDuration": "1h"}]}}),
+        )
     };
-    for good in ["0 2 * * *", "CRON_TZ=UTC 0 2 * * *", "TZ=UTC 30 1 * * 1-5", "@daily", "CRON_TZ=UTC @weekly"] {
+    for good in [
+        "0 2 * * *",
+        "CRON_TZ=UTC 0 2 * * *",
+        "TZ=UTC 30 1 * * 1-5",
+        "@daily",
+        "CRON_TZ=UTC @weekly",
+    ] {
         assert_eq!(window(good), Vec::<String>::new(), "{good}");
     }
     assert_has(
