@@ -162,7 +162,7 @@ fn key_algorithm(certificate: &Certificate) -> Result<KeyAlgorithm, ControllerEr
         algorithm.as_deref(),
         spec.size.and_then(|s| u32::try_from(s).ok()),
     )
-    .map_err(|e| ControllerError::Spec(e.to_string()))
+    .map_err(ControllerError::from)
 }
 
 /// A Certificate stored without admission that fails its rules: Ready=False
@@ -375,10 +375,9 @@ async fn reconcile(
                 Some(key) => (key, true),
                 None => {
                     let algorithm = key_algorithm(&certificate)?;
-                    let key = tokio::task::spawn_blocking(move || PrivateKey::generate(algorithm))
-                        .await
-                        .map_err(|e| ControllerError::Internal(e.to_string()))?
-                        .map_err(|e| ControllerError::Spec(e.to_string()))?;
+                    let key =
+                        tokio::task::spawn_blocking(move || PrivateKey::generate(algorithm))
+                            .await??;
                     (key, false)
                 }
             };
@@ -421,9 +420,8 @@ async fn reconcile(
     let request = request_for(&context, &certificate, next_revision);
     let request_name = format!("{name}-{next_revision}");
     let Some(request) = request else {
-        let spec = csr_spec(&certificate).map_err(|e| ControllerError::Spec(e.to_string()))?;
-        let csr =
-            pki::build_csr(&spec, &next_key).map_err(|e| ControllerError::Spec(e.to_string()))?;
+        let spec = csr_spec(&certificate)?;
+        let csr = pki::build_csr(&spec, &next_key)?;
         let mut request = CertificateRequest::new(
             &request_name,
             CertificateRequestSpec {
@@ -573,12 +571,9 @@ async fn issue_secret(
     let info = pki::parse_certificate_chain(&String::from_utf8_lossy(&chain))
         .ok()
         .and_then(|c| c.into_iter().next())
-        .ok_or_else(|| {
-            ControllerError::Spec("the issued certificate cannot be parsed".to_owned())
-        })?;
+        .ok_or(ControllerError::UnreadableIssuedCertificate)?;
     let key_pem = key
-        .to_pem(key_encoding(certificate))
-        .map_err(|e| ControllerError::Internal(e.to_string()))?;
+        .to_pem(key_encoding(certificate))?;
     let mut data = BTreeMap::from([
         ("tls.crt".to_owned(), ByteString(chain)),
         ("tls.key".to_owned(), ByteString(key_pem.into_bytes())),
@@ -665,8 +660,7 @@ async fn store_next_key(
     key: &PrivateKey,
 ) -> Result<String, ControllerError> {
     let pem = key
-        .to_pem(KeyEncoding::Pkcs8)
-        .map_err(|e| ControllerError::Internal(e.to_string()))?;
+        .to_pem(KeyEncoding::Pkcs8)?;
     let mut next = Secret::default();
     next.metadata.generate_name = Some(format!("{name}-"));
     next.metadata.namespace = Some(namespace.to_owned());

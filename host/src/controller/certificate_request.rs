@@ -384,9 +384,7 @@ async fn reconcile(
         // A namespaced Issuer may use only plugins granted to its namespace.
         let scope = (issuer.kind == IssuerKind::Issuer).then(|| issuer.secret_namespace.clone());
         tokio::task::spawn_blocking(move || context.plugins.resolve(&plugin_name, scope.as_deref()))
-            .await
-            .map_err(|e| ControllerError::Internal(e.to_string()))?
-            .map_err(|e| ControllerError::Plugin(e.to_string()))?
+            .await??
             .plugin
     };
 
@@ -499,8 +497,7 @@ async fn reconcile(
             };
             plugin.issue_reporting(call, &effects, &CallLimits::default())
         })
-        .await
-        .map_err(|e| ControllerError::Internal(e.to_string()))?
+        .await?
     };
     let (outcome, order) = match reply {
         Ok(reply) => (Ok(reply.result), reply.order),

@@ -177,8 +177,11 @@ async fn reconcile<K: IssuerResource>(
 ) -> Result<Action, ControllerError> {
     let name = issuer.name_any();
     let namespace = issuer.secret_namespace(&context);
-    let spec = serde_json::to_value(issuer.spec())
-        .map_err(|e| ControllerError::Internal(e.to_string()))?;
+    let spec =
+        serde_json::to_value(issuer.spec()).map_err(|source| ControllerError::Encode {
+            what: "an issuer spec",
+            source,
+        })?;
     let kind_name = match K::KIND {
         IssuerKind::Issuer => "Issuer",
         IssuerKind::ClusterIssuer => "ClusterIssuer",
@@ -190,8 +193,7 @@ async fn reconcile<K: IssuerResource>(
         let context = Arc::clone(&context);
         let (name, namespace) = (name.clone(), namespace.clone());
         tokio::task::spawn_blocking(move || validate(&context, K::KIND, &name, &namespace, &spec))
-            .await
-            .map_err(|e| ControllerError::Internal(e.to_string()))?
+            .await?
     };
     let now = to_time(time::OffsetDateTime::now_utc());
     let Some(update) = next_status(issuer.status(), &readiness, issuer.meta().generation, &now)

@@ -24,6 +24,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use crate::metrics::{Health, Metrics};
+use plugins::PluginResolveError;
 use crate::solver::SolverOptions;
 use crate::solver::http01::Responder;
 
@@ -35,15 +36,41 @@ pub enum ControllerError {
     /// An API call failed.
     #[error("Kubernetes API: {0}")]
     Api(#[from] kube::Error),
-    /// A plugin could not be loaded or its call was stopped.
-    #[error("{0}")]
-    Plugin(String),
-    /// The certificate's spec cannot be turned into a key or CSR.
-    #[error("{0}")]
-    Spec(String),
-    /// A blocking task failed.
-    #[error("internal: {0}")]
-    Internal(String),
+    /// No plugin serves the issuer, or the one named may not be used.
+    #[error(transparent)]
+    PluginResolve(#[from] PluginResolveError),
+    /// A key or CSR could not be made, or a key not encoded, from the spec.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    /// The Certificate's spec cannot be turned into a request.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// The Secret's extra entries (keystores) could not be made.
+    #[error(transparent)]
+    SecretOutputs(secret_outputs::SecretOutputsError),
+    /// What the issuer returned cannot be read as a certificate.
+    #[error("the issued certificate cannot be parsed")]
+    UnreadableIssuedCertificate,
+    /// An object could not be turned into JSON (a bug, not bad input).
+    #[error("encoding {what}: {source}")]
+    Encode {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    /// A blocking task panicked or was cancelled.
+    #[error("a background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<secret_outputs::SecretOutputsError> for ControllerError {
+    /// An API failure stays an API failure (it is retried as one); the rest
+    /// are the spec's or the material's.
+    fn from(error: secret_outputs::SecretOutputsError) -> Self {
+        match error {
+            secret_outputs::SecretOutputsError::Api(e) => Self::Api(e),
+            other => Self::SecretOutputs(other),
+        }
+    }
 }
 
 /// Options shared by the controllers, as cert-manager's flags.

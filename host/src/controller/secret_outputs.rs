@@ -82,10 +82,7 @@ pub async fn extra_data(
                     &message,
                 )
                 .await;
-            Err(match error {
-                SecretOutputsError::Api(e) => ControllerError::Api(e),
-                _ => ControllerError::Spec(message),
-            })
+            Err(error.into())
         }
     }
 }
