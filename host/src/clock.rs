@@ -31,3 +31,20 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// A time as Kubernetes writes timestamps (RFC 3339, whole seconds, UTC):
+/// `metadata.creationTimestamp`, condition times, `status.renewalTime`.
+/// Here rather than in the API server so that policy code, which decides
+/// what such fields hold, needs nothing of the server.
+pub fn timestamp(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}

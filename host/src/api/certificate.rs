@@ -376,6 +376,17 @@ pub enum Pkcs12Profile {
     Modern2026,
 }
 
+impl From<Pkcs12Profile> for crate::pki::keystore::pkcs12::Pkcs12Profile {
+    fn from(profile: Pkcs12Profile) -> Self {
+        match profile {
+            Pkcs12Profile::LegacyRc2 => Self::LegacyRc2,
+            Pkcs12Profile::LegacyDes => Self::LegacyDes,
+            Pkcs12Profile::Modern2023 => Self::Modern2023,
+            Pkcs12Profile::Modern2026 => Self::Modern2026,
+        }
+    }
+}
+
 /// Renewal policy of a Certificate (cert-manager's newest API).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]

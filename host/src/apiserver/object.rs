@@ -127,19 +127,8 @@ pub fn generation(object: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-/// The current time as Kubernetes writes timestamps (RFC 3339, seconds, UTC).
-pub fn timestamp(now: time::OffsetDateTime) -> String {
-    let now = now.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
-}
+/// The time as Kubernetes writes timestamps: see [`crate::clock::timestamp`].
+pub use crate::clock::timestamp;
 
 /// A fresh object uid (RFC 4122 version 4, as kube-apiserver's).
 pub fn new_uid() -> String {

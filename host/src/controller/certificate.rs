@@ -375,9 +375,8 @@ async fn reconcile(
                 Some(key) => (key, true),
                 None => {
                     let algorithm = key_algorithm(&certificate)?;
-                    let key =
-                        tokio::task::spawn_blocking(move || PrivateKey::generate(algorithm))
-                            .await??;
+                    let key = tokio::task::spawn_blocking(move || PrivateKey::generate(algorithm))
+                        .await??;
                     (key, false)
                 }
             };
@@ -572,8 +571,7 @@ async fn issue_secret(
         .ok()
         .and_then(|c| c.into_iter().next())
         .ok_or(ControllerError::UnreadableIssuedCertificate)?;
-    let key_pem = key
-        .to_pem(key_encoding(certificate))?;
+    let key_pem = key.to_pem(key_encoding(certificate))?;
     let mut data = BTreeMap::from([
         ("tls.crt".to_owned(), ByteString(chain)),
         ("tls.key".to_owned(), ByteString(key_pem.into_bytes())),
@@ -659,8 +657,7 @@ async fn store_next_key(
     name: &str,
     key: &PrivateKey,
 ) -> Result<String, ControllerError> {
-    let pem = key
-        .to_pem(KeyEncoding::Pkcs8)?;
+    let pem = key.to_pem(KeyEncoding::Pkcs8)?;
     let mut next = Secret::default();
     next.metadata.generate_name = Some(format!("{name}-"));
     next.metadata.namespace = Some(namespace.to_owned());

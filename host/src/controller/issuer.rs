@@ -177,11 +177,10 @@ async fn reconcile<K: IssuerResource>(
 ) -> Result<Action, ControllerError> {
     let name = issuer.name_any();
     let namespace = issuer.secret_namespace(&context);
-    let spec =
-        serde_json::to_value(issuer.spec()).map_err(|source| ControllerError::Encode {
-            what: "an issuer spec",
-            source,
-        })?;
+    let spec = serde_json::to_value(issuer.spec()).map_err(|source| ControllerError::Encode {
+        what: "an issuer spec",
+        source,
+    })?;
     let kind_name = match K::KIND {
         IssuerKind::Issuer => "Issuer",
         IssuerKind::ClusterIssuer => "ClusterIssuer",

@@ -24,9 +24,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use crate::metrics::{Health, Metrics};
-use plugins::PluginResolveError;
 use crate::solver::SolverOptions;
 use crate::solver::http01::Responder;
+use plugins::PluginResolveError;
 
 pub use plugins::PluginSet;
 

@@ -213,19 +213,25 @@ async fn build(
         )
         .await?;
         let pw = String::from_utf8_lossy(&pw);
-        let store = pkcs12::encode_keystore(&key_der, &chain, ca.as_deref(), &pw, spec.profile)
-            .map_err(|source| SecretOutputsError::Keystore {
-                kind: "PKCS12",
-                source,
-            })?;
+        let store = pkcs12::encode_keystore(
+            &key_der,
+            &chain,
+            ca.as_deref(),
+            &pw,
+            spec.profile.map(Into::into),
+        )
+        .map_err(|source| SecretOutputsError::Keystore {
+            kind: "PKCS12",
+            source,
+        })?;
         out.insert(outputs::PKCS12_KEYSTORE_KEY.to_owned(), ByteString(store));
         if let Some(ca) = &ca {
-            let trust = pkcs12::encode_truststore(ca, &pw, spec.profile).map_err(|source| {
-                SecretOutputsError::Keystore {
+            let trust = pkcs12::encode_truststore(ca, &pw, spec.profile.map(Into::into)).map_err(
+                |source| SecretOutputsError::Keystore {
                     kind: "PKCS12 trust store",
                     source,
-                }
-            })?;
+                },
+            )?;
             out.insert(outputs::PKCS12_TRUSTSTORE_KEY.to_owned(), ByteString(trust));
         }
     }

@@ -97,7 +97,7 @@ fn rfc1123(at: OffsetDateTime) -> String {
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
-    crate::apiserver::object::timestamp(at)
+    crate::clock::timestamp(at)
 }
 
 /// Runs the trigger chain (and the readiness chain's Expired check) for

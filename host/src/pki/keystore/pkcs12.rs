@@ -13,7 +13,21 @@ use p12_keystore::{
 use sha1::{Digest, Sha1};
 
 use super::KeystoreError;
-use crate::api::certificate::Pkcs12Profile;
+
+/// The encryption profiles of cert-manager's `keystores.pkcs12.profile`, as
+/// the encoder knows them (the API's type converts into this one, so the
+/// PKI layer does not depend on the API's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pkcs12Profile {
+    /// RC2, readable by old Java and Windows (the default).
+    LegacyRc2,
+    /// 3DES.
+    LegacyDes,
+    /// AES-256-CBC with PBKDF2 (OpenSSL 3's default).
+    Modern2023,
+    /// cert-manager's newest profile, which this encoder does not make.
+    Modern2026,
+}
 
 /// cert-manager's PKCS#12 library uses 2048 iterations for the key
 /// derivation and the MAC in every profile.

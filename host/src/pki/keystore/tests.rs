@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use super::pkcs12::Pkcs12Profile;
 use super::{jks, pkcs12};
-use crate::api::certificate::Pkcs12Profile;
 
 struct Fixture {
     key_pkcs8: Vec<u8>,
