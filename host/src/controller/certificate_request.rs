@@ -50,8 +50,8 @@ pub const NEXT_CALL_ANNOTATION: &str = "certwasm.io/plugin-next-call";
 const PRESENTED_RECHECK: Duration = Duration::ZERO;
 
 /// The shortest wait a plugin's `retry-after-ms` is given: a floor against
-/// a plugin that would spin (the ACME plugin's own first poll is 250 ms).
-const MIN_PLUGIN_WAIT: Duration = Duration::from_millis(100);
+/// a plugin that would spin (the ACME plugin's own first poll is 25 ms).
+const MIN_PLUGIN_WAIT: Duration = Duration::from_millis(20);
 
 /// How long to wait before calling the plugin again, if at all.
 fn wait_before_next_call(

@@ -1082,7 +1082,7 @@ mod tests {
             waits.push(wait);
             state = next;
         }
-        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 4000]);
+        assert_eq!(waits, [25, 50, 100, 200, 400, 800]);
         let saved = State::from_bytes(&state).unwrap();
         assert_eq!(saved.polls, 5);
         assert!(
@@ -1096,11 +1096,11 @@ mod tests {
         // A fresh order (as if a new request) starts short again; so does
         // one that moved (pending → processing is progress).
         let (wait, _) = poll_once(&sample_state().to_bytes(), order_answer("processing", None));
-        assert_eq!(wait, 250);
+        assert_eq!(wait, 25);
         let mut moved = State::from_bytes(&state).unwrap();
         moved.progress = "pending:pp".into();
         let (wait, _) = poll_once(&moved.to_bytes(), order_answer("processing", None));
-        assert_eq!(wait, 250);
+        assert_eq!(wait, 25);
     }
 
     #[test]
