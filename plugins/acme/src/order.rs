@@ -29,7 +29,7 @@ use certwasm_plugin_sdk::bindings::certwasm::issuer::orders::{
 };
 use certwasm_plugin_sdk::types::{Event, EventType, Issued, Pending, PluginError};
 use certwasm_plugin_sdk::x509::{self, Signer};
-use certwasm_plugin_sdk::{failed, pending};
+use certwasm_plugin_sdk::{failed, retry_later};
 use serde::{Deserialize, Serialize};
 
 use crate::account::{self, AccountSettings, ExternalAccountKey};
@@ -318,7 +318,7 @@ pub fn advance(
 /// A plugin error for an ACME failure: retryable or not as the failure is.
 fn acme_error(context: &str, error: &AcmeError) -> PluginError {
     if error.retryable() {
-        pending(PENDING, format!("{context}: {error}"))
+        retry_later(PENDING, format!("{context}: {error}"))
     } else {
         failed(FAILED, format!("{context}: {error}"))
     }

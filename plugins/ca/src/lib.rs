@@ -19,7 +19,7 @@ use certwasm_plugin_sdk::types::{
 use certwasm_plugin_sdk::x509::{
     self, Certificate, CertificateParams, Csr, Issuer, PemBundle, Signer, X509Error,
 };
-use certwasm_plugin_sdk::{failed, pending};
+use certwasm_plugin_sdk::{failed, retry_later};
 use serde::Deserialize;
 
 /// `spec.ca` of an Issuer.
@@ -140,7 +140,7 @@ const GET_KEY_PAIR_MESSAGE: &str = "Error getting keypair for CA issuer";
 fn validation_error(error: MaterialError) -> PluginError {
     match error {
         MaterialError::Parse(_) => {
-            pending(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {error}"))
+            retry_later(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {error}"))
         }
         MaterialError::NotCa | MaterialError::KeyMismatch => {
             failed(INVALID_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {error}"))
@@ -225,7 +225,7 @@ pub fn validate(config: &IssuerConfig, host: &dyn CaHost) -> Result<Readiness, P
     let settings = settings(config)?;
     let name = &settings.secret_name;
     let get_error = |detail: &dyn std::fmt::Display| {
-        pending(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {detail}"))
+        retry_later(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {detail}"))
     };
     let secret = host
         .secret(name)
@@ -262,13 +262,13 @@ pub fn issue(
     let secret = host
         .secret(name)
         .map_err(|e| {
-            pending(
+            retry_later(
                 "SecretGetError",
                 format!("Failed to get certificate key pair from secret {namespace}/{name}: {e}"),
             )
         })?
         .ok_or_else(|| {
-            pending(
+            retry_later(
                 "SecretMissing",
                 format!(
                     "Referenced secret {namespace}/{name} not found: secrets \"{name}\" not found"
@@ -276,7 +276,7 @@ pub fn issue(
             )
         })?;
     let invalid = |detail: &dyn std::fmt::Display| {
-        pending(
+        retry_later(
             "SecretInvalidData",
             format!("Failed to parse signing CA keypair from secret {namespace}/{name}: {detail}"),
         )
@@ -334,7 +334,7 @@ impl Guest for Ca {
         _state: Option<Vec<u8>>,
     ) -> Result<IssueOutcome, PluginError> {
         let serial = x509::random_serial()
-            .map_err(|e| pending("SigningError", format!("Error signing certificate: {e}")))?;
+            .map_err(|e| retry_later("SigningError", format!("Error signing certificate: {e}")))?;
         issue(&request, &Imports, clock::now_unix_seconds(), serial).map(IssueOutcome::Issued)
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::Deserializer;
-use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 #[cfg(test)]
 use crate::types::IssuerKind;
@@ -27,28 +27,69 @@ pub fn issuer_section<T: DeserializeOwned>(
     config: &IssuerConfig,
     field: &str,
 ) -> Result<T, PluginError> {
+    issuer_config_at(config, &[field])
+}
+
+/// Deserialises the value at `spec.<path...>` of the issuer into `T`: e.g.
+/// `&["plugin", "config"]` for a third-party plugin's own settings, which is
+/// where the typed [`Issuer`](crate::Issuer) reads them by default.
+///
+/// Errors as [`issuer_section`], naming the whole path
+/// (`spec.plugin.config: Required value`); an empty `path` reads the whole
+/// spec.
+pub fn issuer_config_at<T: DeserializeOwned>(
+    config: &IssuerConfig,
+    path: &[&str],
+) -> Result<T, PluginError> {
+    let field = std::iter::once("spec")
+        .chain(path.iter().copied())
+        .collect::<Vec<_>>()
+        .join(".");
     let mut deserializer = serde_json::Deserializer::from_str(&config.spec_json);
-    let section = deserializer
-        .deserialize_map(SectionVisitor::<T> {
-            field,
-            marker: PhantomData,
-        })
-        .and_then(|section| deserializer.end().map(|()| section));
+    let section = PathSeed::<T> {
+        path,
+        marker: PhantomData,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|section| deserializer.end().map(|()| section));
     match section {
         Ok(Some(section)) => Ok(section),
         Ok(None) => Err(crate::failed(
             INVALID_CONFIG,
-            format!("spec.{field}: Required value"),
+            format!("{field}: Required value"),
         )),
         Err(e) => Err(crate::failed(
             INVALID_CONFIG,
-            format!("spec.{field}: Invalid value: {e}"),
+            format!("{field}: Invalid value: {e}"),
         )),
+    }
+}
+
+/// Deserialises the value at `path` below the current one: `None` when a
+/// field on the way is missing or null.
+struct PathSeed<'p, T> {
+    path: &'p [&'p str],
+    marker: PhantomData<T>,
+}
+
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for PathSeed<'_, T> {
+    type Value = Option<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        match self.path.split_first() {
+            None => T::deserialize(deserializer).map(Some),
+            Some((field, rest)) => deserializer.deserialize_any(SectionVisitor::<T> {
+                field,
+                rest,
+                marker: PhantomData,
+            }),
+        }
     }
 }
 
 struct SectionVisitor<'f, T> {
     field: &'f str,
+    rest: &'f [&'f str],
     marker: PhantomData<T>,
 }
 
@@ -56,14 +97,25 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for SectionVisitor<'_, T> {
     type Value = Option<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an issuer spec object")
+        write!(f, "an object with field {:?}", self.field)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found = None;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == self.field && found.is_none() {
-                found = Some(map.next_value::<T>()?);
+                found = map.next_value_seed(PathSeed::<T> {
+                    path: self.rest,
+                    marker: PhantomData,
+                })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -133,5 +185,52 @@ mod tests {
             garbage.message
         );
         assert!(issuer_section::<Ca>(&config("[]"), "ca").is_err());
+    }
+
+    #[test]
+    fn a_nested_path_is_read_and_named_in_errors() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Mine {
+            url: String,
+        }
+        let spec = r#"{"plugin":{"name":"mine","config":{"url":"https://x"}},"ca":{}}"#;
+        let mine: Mine = issuer_config_at(&config(spec), &["plugin", "config"]).unwrap();
+        assert_eq!(mine.url, "https://x");
+        for spec in [
+            r#"{"plugin":{"name":"mine"}}"#,
+            r#"{"plugin":null}"#,
+            r#"{"ca":{}}"#,
+        ] {
+            let missing =
+                issuer_config_at::<Mine>(&config(spec), &["plugin", "config"]).unwrap_err();
+            assert_eq!(
+                missing.message, "spec.plugin.config: Required value",
+                "{spec}"
+            );
+        }
+        let wrong = issuer_config_at::<Mine>(
+            &config(r#"{"plugin":{"config":{"url":1}}}"#),
+            &["plugin", "config"],
+        )
+        .unwrap_err();
+        assert_eq!(wrong.reason, INVALID_CONFIG);
+        assert!(
+            wrong
+                .message
+                .starts_with("spec.plugin.config: Invalid value: invalid type: integer `1`"),
+            "{}",
+            wrong.message
+        );
+        let not_an_object =
+            issuer_config_at::<Mine>(&config(r#"{"plugin":7}"#), &["plugin", "config"])
+                .unwrap_err();
+        assert!(
+            not_an_object
+                .message
+                .starts_with("spec.plugin.config: Invalid value"),
+            "{}",
+            not_an_object.message
+        );
     }
 }

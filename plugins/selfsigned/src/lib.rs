@@ -12,7 +12,7 @@ use certwasm_plugin_sdk::types::{
     Readiness,
 };
 use certwasm_plugin_sdk::x509::{self, CertificateParams, Csr, Issuer, Signer, X509Error};
-use certwasm_plugin_sdk::{PRIVATE_KEY_SECRET_ANNOTATION, ResultExt, config, failed, pending};
+use certwasm_plugin_sdk::{PRIVATE_KEY_SECRET_ANNOTATION, ResultExt, config, failed, retry_later};
 use serde::Deserialize;
 
 /// `spec.selfSigned`.
@@ -50,7 +50,7 @@ fn missing_key(request: &CertificateRequest) -> PluginError {
                 "Annotation \"{PRIVATE_KEY_SECRET_ANNOTATION}\" missing or reference empty: secret name missing"
             ),
         ),
-        Some(name) => pending(
+        Some(name) => retry_later(
             "MissingSecret",
             format!(
                 "Referenced secret {}/{name} not found: the host holds no private key for it",

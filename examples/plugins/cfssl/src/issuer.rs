@@ -19,7 +19,7 @@ use certwasm_plugin_sdk::types::{
     Secret,
 };
 use certwasm_plugin_sdk::x509::Certificate;
-use certwasm_plugin_sdk::{config::issuer_section, failed, pending};
+use certwasm_plugin_sdk::{config::issuer_section, failed, retry_later};
 
 use crate::auth::AuthKey;
 use crate::config::{PluginSection, SecretKeyRef, Settings};
@@ -102,9 +102,9 @@ fn auth_key(
     let field = reference.key_or_default();
     let secret = host
         .secret(name)
-        .map_err(|e| pending(SECRET_MISSING, format!("Failed to read the CFSSL auth key Secret {namespace}/{name}: {e}")))?
+        .map_err(|e| retry_later(SECRET_MISSING, format!("Failed to read the CFSSL auth key Secret {namespace}/{name}: {e}")))?
         .ok_or_else(|| {
-            pending(
+            retry_later(
                 SECRET_MISSING,
                 format!("Referenced secret {namespace}/{name} not found (spec.plugin.config.authKeySecretRef)"),
             )
