@@ -34,53 +34,66 @@ pub fn issuer_section<T: DeserializeOwned>(
 /// `&["plugin", "config"]` for a third-party plugin's own settings, which is
 /// where the typed [`Issuer`](crate::Issuer) reads them by default.
 ///
-/// Errors as [`issuer_section`], naming the whole path
-/// (`spec.plugin.config: Required value`); an empty `path` reads the whole
-/// spec.
+/// Errors as [`issuer_section`], naming the path down to the first field
+/// that is missing (`spec.plugin: Required value`,
+/// `spec.plugin.config: Required value`) or to the value that does not
+/// fit; an empty `path` reads the whole spec.
 pub fn issuer_config_at<T: DeserializeOwned>(
     config: &IssuerConfig,
     path: &[&str],
 ) -> Result<T, PluginError> {
-    let field = std::iter::once("spec")
-        .chain(path.iter().copied())
-        .collect::<Vec<_>>()
-        .join(".");
+    let named = |depth: usize| {
+        std::iter::once("spec")
+            .chain(path.iter().take(depth).copied())
+            .collect::<Vec<_>>()
+            .join(".")
+    };
     let mut deserializer = serde_json::Deserializer::from_str(&config.spec_json);
     let section = PathSeed::<T> {
         path,
+        depth: 0,
         marker: PhantomData,
     }
     .deserialize(&mut deserializer)
     .and_then(|section| deserializer.end().map(|()| section));
     match section {
-        Ok(Some(section)) => Ok(section),
-        Ok(None) => Err(crate::failed(
+        Ok(Lookup::Found(section)) => Ok(section),
+        Ok(Lookup::Missing(depth)) => Err(crate::failed(
             INVALID_CONFIG,
-            format!("{field}: Required value"),
+            format!("{}: Required value", named(depth + 1)),
         )),
         Err(e) => Err(crate::failed(
             INVALID_CONFIG,
-            format!("{field}: Invalid value: {e}"),
+            format!("{}: Invalid value: {e}", named(path.len())),
         )),
     }
 }
 
-/// Deserialises the value at `path` below the current one: `None` when a
-/// field on the way is missing or null.
+/// What a walk down the path found.
+enum Lookup<T> {
+    Found(T),
+    /// The field at this index of the path is missing (or null).
+    Missing(usize),
+}
+
+/// Deserialises the value at `path` below the current one, which is at
+/// index `depth` of the whole path.
 struct PathSeed<'p, T> {
     path: &'p [&'p str],
+    depth: usize,
     marker: PhantomData<T>,
 }
 
 impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for PathSeed<'_, T> {
-    type Value = Option<T>;
+    type Value = Lookup<T>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         match self.path.split_first() {
-            None => T::deserialize(deserializer).map(Some),
+            None => T::deserialize(deserializer).map(Lookup::Found),
             Some((field, rest)) => deserializer.deserialize_any(SectionVisitor::<T> {
                 field,
                 rest,
+                depth: self.depth,
                 marker: PhantomData,
             }),
         }
@@ -90,37 +103,40 @@ impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for PathSeed<'_, T> {
 struct SectionVisitor<'f, T> {
     field: &'f str,
     rest: &'f [&'f str],
+    depth: usize,
     marker: PhantomData<T>,
 }
 
 impl<'de, T: DeserializeOwned> Visitor<'de> for SectionVisitor<'_, T> {
-    type Value = Option<T>;
+    type Value = Lookup<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "an object with field {:?}", self.field)
     }
 
     fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        // A null parent (`plugin: null`) is as good as a missing one.
+        Ok(Lookup::Missing(self.depth.saturating_sub(1)))
     }
 
     fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        self.visit_unit()
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found = None;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == self.field && found.is_none() {
-                found = map.next_value_seed(PathSeed::<T> {
+                found = Some(map.next_value_seed(PathSeed::<T> {
                     path: self.rest,
+                    depth: self.depth + 1,
                     marker: PhantomData,
-                })?;
+                })?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(found)
+        Ok(found.unwrap_or(Lookup::Missing(self.depth)))
     }
 }
 
@@ -197,17 +213,14 @@ mod tests {
         let spec = r#"{"plugin":{"name":"mine","config":{"url":"https://x"}},"ca":{}}"#;
         let mine: Mine = issuer_config_at(&config(spec), &["plugin", "config"]).unwrap();
         assert_eq!(mine.url, "https://x");
-        for spec in [
-            r#"{"plugin":{"name":"mine"}}"#,
-            r#"{"plugin":null}"#,
-            r#"{"ca":{}}"#,
+        for (spec, expected) in [
+            (r#"{"plugin":{"name":"mine"}}"#, "spec.plugin.config: Required value"),
+            (r#"{"plugin":null}"#, "spec.plugin: Required value"),
+            (r#"{"ca":{}}"#, "spec.plugin: Required value"),
         ] {
             let missing =
                 issuer_config_at::<Mine>(&config(spec), &["plugin", "config"]).unwrap_err();
-            assert_eq!(
-                missing.message, "spec.plugin.config: Required value",
-                "{spec}"
-            );
+            assert_eq!(missing.message, expected, "{spec}");
         }
         let wrong = issuer_config_at::<Mine>(
             &config(r#"{"plugin":{"config":{"url":1}}}"#),
