@@ -20,7 +20,6 @@
 
 pub mod account;
 pub mod client;
-mod der;
 pub mod identifiers;
 pub mod jose;
 pub mod order;

@@ -34,7 +34,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{self, AccountSettings, ExternalAccountKey};
 use crate::client::{self, AcmeError, Client, Directory, Transport};
-use crate::der;
 use crate::identifiers::{self, Identifier};
 use crate::jose::{self, AccountJwk};
 use crate::poll;
@@ -783,7 +782,7 @@ pub fn top_issuer_is(chain_pem: &str, common_name: &str) -> bool {
     x509::parse_chain(chain_pem)
         .ok()
         .and_then(|chain| chain.last().cloned())
-        .and_then(|top| der::common_name(top.issuer_der()).ok().flatten())
+        .and_then(|top| x509::common_name(top.issuer_der()).ok().flatten())
         .is_some_and(|cn| cn == common_name)
 }
 
