@@ -336,7 +336,14 @@ impl certwasm_plugin_sdk::Issuer for Ca {
     ) -> Result<Outcome<()>, PluginError> {
         let serial = x509::random_serial()
             .map_err(|e| retry_later("SigningError", format!("Error signing certificate: {e}")))?;
-        issue(settings, request, &Imports, clock::now_unix_seconds(), serial).map(Outcome::from)
+        issue(
+            settings,
+            request,
+            &Imports,
+            clock::now_unix_seconds(),
+            serial,
+        )
+        .map(Outcome::from)
     }
 }
 

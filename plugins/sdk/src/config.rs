@@ -214,7 +214,10 @@ mod tests {
         let mine: Mine = issuer_config_at(&config(spec), &["plugin", "config"]).unwrap();
         assert_eq!(mine.url, "https://x");
         for (spec, expected) in [
-            (r#"{"plugin":{"name":"mine"}}"#, "spec.plugin.config: Required value"),
+            (
+                r#"{"plugin":{"name":"mine"}}"#,
+                "spec.plugin.config: Required value",
+            ),
             (r#"{"plugin":null}"#, "spec.plugin: Required value"),
             (r#"{"ca":{}}"#, "spec.plugin: Required value"),
         ] {

@@ -36,7 +36,9 @@ pub fn retry_later(reason: &str, message: impl Into<String>) -> PluginError {
 
 /// The former name of [`retry_later`], kept so that plugins written against
 /// it still build; it was easy to confuse with the `pending` outcome.
-#[deprecated(note = "renamed `retry_later`: it builds a retryable error, not the `pending` outcome")]
+#[deprecated(
+    note = "renamed `retry_later`: it builds a retryable error, not the `pending` outcome"
+)]
 pub fn pending(reason: &str, message: impl Into<String>) -> PluginError {
     retry_later(reason, message)
 }

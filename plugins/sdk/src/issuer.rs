@@ -293,7 +293,7 @@ macro_rules! export_issuer {
                 }
             }
 
-            $crate::bindings::export!(CertwasmTypedIssuer with_types_in $crate::bindings);
+    $crate::bindings::export!(CertwasmTypedIssuer with_types_in $crate::bindings);
         };
     };
 }
@@ -388,7 +388,11 @@ mod tests {
     fn info_comes_from_the_constants() {
         let info = info::<Counter>();
         assert_eq!(
-            (info.name.as_str(), info.version.as_str(), info.description.as_str()),
+            (
+                info.name.as_str(),
+                info.version.as_str(),
+                info.description.as_str()
+            ),
             ("counter", "1.2.3", "Counts.")
         );
         assert_eq!(info.issuer_types, ["plugin"]);
@@ -402,14 +406,15 @@ mod tests {
         assert_eq!(ready.message, "3 steps for count");
         let error = validate::<Counter>(&issuer(r#"{"plugin":{"name":"counter"}}"#)).unwrap_err();
         assert_eq!(
-            (error.reason.as_str(), error.message.as_str(), error.retryable),
+            (
+                error.reason.as_str(),
+                error.message.as_str(),
+                error.retryable
+            ),
             ("InvalidConfig", "spec.plugin.config: Required value", false)
         );
-        let error = issue::<Counter>(
-            &request(r#"{"plugin":{"config":{"steps":"x"}}}"#),
-            None,
-        )
-        .unwrap_err();
+        let error =
+            issue::<Counter>(&request(r#"{"plugin":{"config":{"steps":"x"}}}"#), None).unwrap_err();
         assert!(
             error
                 .message

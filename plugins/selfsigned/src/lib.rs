@@ -91,20 +91,20 @@ fn issue(
         now_unix,
         serial,
     )
-        .map_err(|e| match e {
-            X509Error::RequestKeyMismatch => failed(
-                "ErrorKeyMatch",
-                format!("Error generating certificate template: {e}"),
-            ),
-            X509Error::Pem(_)
-            | X509Error::Malformed(_)
-            | X509Error::BadUrl { .. }
-            | X509Error::Time(_) => template_error(e),
-            other => failed(
-                "ErrorSigning",
-                format!("Error signing certificate: {other}"),
-            ),
-        })?;
+    .map_err(|e| match e {
+        X509Error::RequestKeyMismatch => failed(
+            "ErrorKeyMatch",
+            format!("Error generating certificate template: {e}"),
+        ),
+        X509Error::Pem(_)
+        | X509Error::Malformed(_)
+        | X509Error::BadUrl { .. }
+        | X509Error::Time(_) => template_error(e),
+        other => failed(
+            "ErrorSigning",
+            format!("Error signing certificate: {other}"),
+        ),
+    })?;
     let pem = x509::pem::encode("CERTIFICATE", &certificate);
     Ok(Issued {
         ca_pem: Some(pem.clone()),

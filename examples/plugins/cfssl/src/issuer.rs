@@ -69,7 +69,13 @@ pub fn settings(config: &CfsslConfig) -> Result<Settings, PluginError> {
 /// addresses, email addresses and URIs.
 pub fn csr_hosts(csr_pem: &str) -> Result<Vec<String>, x509::X509Error> {
     let names = CsrNames::from_pem(csr_pem)?;
-    Ok([names.dns_names, names.ip_addresses, names.emails, names.uris].concat())
+    Ok([
+        names.dns_names,
+        names.ip_addresses,
+        names.emails,
+        names.uris,
+    ]
+    .concat())
 }
 
 fn endpoint(settings: &Settings) -> Endpoint {

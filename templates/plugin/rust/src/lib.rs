@@ -36,9 +36,8 @@ pub struct SecretRef {
 /// Reads the CA certificate from the Secret's `tls.crt`. A Secret that is
 /// wrong now may be fixed later, so these errors are retried.
 pub fn read_ca(name: &str, tls_crt: Option<&[u8]>) -> Result<Certificate, PluginError> {
-    let tls_crt = tls_crt.ok_or_else(|| {
-        retry_later("SecretInvalidData", format!("Secret {name} has no tls.crt"))
-    })?;
+    let tls_crt = tls_crt
+        .ok_or_else(|| retry_later("SecretInvalidData", format!("Secret {name} has no tls.crt")))?;
     let ca = Certificate::from_pem(&String::from_utf8_lossy(tls_crt))
         .or_retry("SecretInvalidData", &format!("Secret {name}: bad tls.crt"))?;
     if !ca.is_ca() {
@@ -80,9 +79,15 @@ pub fn sign(
 fn load_ca(secret: &SecretRef) -> Result<(Certificate, HostKey), PluginError> {
     let name = &secret.name;
     let data = secrets::get(name)
-        .map_err(host_failure("SecretGetError", "Failed to read the CA Secret"))?
+        .map_err(host_failure(
+            "SecretGetError",
+            "Failed to read the CA Secret",
+        ))?
         .ok_or_else(|| {
-            retry_later("SecretMissing", format!("Referenced secret {name} not found"))
+            retry_later(
+                "SecretMissing",
+                format!("Referenced secret {name} not found"),
+            )
         })?;
     let ca = read_ca(name, data.field("tls.crt"))?;
     let key = HostKey::load(name, "tls.key").map_err(|e| PluginError {
@@ -141,7 +146,7 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_790_000_000;
-    const SPEC: &str = r#"{"plugin":{"name":"{{name}}","config":{"caSecretRef":{"name":"my-ca"}}}}"#;
+    const SPEC: &str = r#"{"plugin":{"name":"{{name}}","config":{"caSecretRef":{"name":"the-ca"}}}}"#;
 
     /// A self-signed CA made with the SDK itself, and its key.
     fn test_ca() -> (Certificate, OpensslKey) {
@@ -188,17 +193,17 @@ mod tests {
             [3; 16],
         )
         .unwrap();
-        let error = read_ca("my-ca", Some(leaf.as_bytes())).unwrap_err();
+        let error = read_ca("the-ca", Some(leaf.as_bytes())).unwrap_err();
         assert_eq!(error.reason, "SecretInvalidData");
         assert!(error.retryable);
-        assert!(read_ca("my-ca", None).is_err());
+        assert!(read_ca("the-ca", None).is_err());
     }
 
     #[test]
     fn the_config_is_read_by_the_sdk() {
         let request = testing::request(SPEC, "");
         let config = certwasm_plugin_sdk::issuer::read_config::<Plugin>(&request.issuer).unwrap();
-        assert_eq!(config.ca_secret_ref.name, "my-ca");
+        assert_eq!(config.ca_secret_ref.name, "the-ca");
         let wrong = testing::request(r#"{"plugin":{"name":"{{name}}","config":{}}}"#, "");
         let error = certwasm_plugin_sdk::issuer::read_config::<Plugin>(&wrong.issuer).unwrap_err();
         assert_eq!(error.reason, "InvalidConfig");
