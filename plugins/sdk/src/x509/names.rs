@@ -32,9 +32,10 @@ impl CsrNames {
     pub fn from_pem(csr_pem: &str) -> Result<Self, X509Error> {
         let der = decode_csr_pem(csr_pem)?;
         let csr = Csr::from_der(&der)?;
-        let mut names = Self::default();
-
-        names.common_name = common_name(csr.subject_der())?.unwrap_or_default();
+        let mut names = Self {
+            common_name: common_name(csr.subject_der())?.unwrap_or_default(),
+            ..Self::default()
+        };
 
         // GeneralNames ::= SEQUENCE OF GeneralName (IMPLICIT context tags)
         if let Some(san) = csr.subject_alt_names_der() {
