@@ -3,12 +3,10 @@
 //! the IP addresses, each set deduplicated and sorted.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-use certwasm_plugin_sdk::x509::{self, Csr};
+use certwasm_plugin_sdk::x509::CsrNames;
 use serde::{Deserialize, Serialize};
-
-use crate::der::{self, Reader, SEQUENCE};
 
 /// An ACME identifier (RFC 8555 9.7.7; `ip` from RFC 8738).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -56,43 +54,23 @@ impl fmt::Display for CsrError {
 
 impl std::error::Error for CsrError {}
 
-const DNS_NAME: u8 = 0x82; // [2] IMPLICIT IA5String
-const IP_ADDRESS: u8 = 0x87; // [7] IMPLICIT OCTET STRING
-
 /// The order's identifiers for a PEM CSR: DNS identifiers for the DNS SANs
 /// and the subject common name, IP identifiers for the IP SANs (and a
 /// common name that is an IP literal). DNS first, each kind sorted.
 pub fn from_csr_pem(csr_pem: &str) -> Result<Vec<Identifier>, CsrError> {
-    let malformed = |e: &dyn fmt::Display| CsrError::Malformed(e.to_string());
-    let csr_der = x509::decode_csr_pem(csr_pem).map_err(|e| malformed(&e))?;
-    let csr = Csr::from_der(&csr_der).map_err(|e| malformed(&e))?;
+    let names = CsrNames::from_pem(csr_pem).map_err(|e| CsrError::Malformed(e.to_string()))?;
     let mut dns = Vec::new();
     let mut ips = Vec::new();
-    if let Some(common_name) = der::common_name(csr.subject_der()).map_err(|e| malformed(&e))? {
-        match common_name.parse::<IpAddr>() {
-            Ok(ip) => ips.push(ip),
-            Err(_) if !common_name.is_empty() => dns.push(common_name),
-            Err(_) => {}
-        }
+    match names.common_name.parse::<IpAddr>() {
+        Ok(ip) => ips.push(ip),
+        Err(_) if !names.common_name.is_empty() => dns.push(names.common_name),
+        Err(_) => {}
     }
-    if let Some(names) = csr.subject_alt_names_der() {
-        let mut outer = Reader::new(names);
-        let mut names = outer.expect(SEQUENCE).map_err(|e| malformed(&e))?.reader();
-        while !names.is_empty() {
-            let name = names.read().map_err(|e| malformed(&e))?;
-            match name.tag {
-                DNS_NAME => dns.push(String::from_utf8_lossy(name.value).into_owned()),
-                IP_ADDRESS => match name.value.len() {
-                    4 => ips.push(IpAddr::V4(Ipv4Addr::from(
-                        <[u8; 4]>::try_from(name.value).unwrap_or_default(),
-                    ))),
-                    16 => ips.push(IpAddr::V6(Ipv6Addr::from(
-                        <[u8; 16]>::try_from(name.value).unwrap_or_default(),
-                    ))),
-                    _ => return Err(malformed(&"an IP address SAN that is not 4 or 16 bytes")),
-                },
-                _ => {}
-            }
+    dns.extend(names.dns_names);
+    for address in &names.ip_addresses {
+        // CsrNames writes the addresses it read, so they parse back.
+        if let Ok(ip) = address.parse::<IpAddr>() {
+            ips.push(ip);
         }
     }
     dns.sort();

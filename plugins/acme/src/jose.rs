@@ -13,11 +13,10 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certwasm_plugin_sdk::types::SignatureAlgorithm;
-use certwasm_plugin_sdk::x509::Signer;
+use certwasm_plugin_sdk::x509::der::{self, BIT_STRING, INTEGER, OID, Reader, SEQUENCE};
+use certwasm_plugin_sdk::x509::{Signer, X509Error};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha384, Sha512};
-
-use crate::der::{self, BIT_STRING, DerError, INTEGER, OID, Reader, SEQUENCE};
 
 /// Why a key cannot sign ACME requests, or a signature is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +24,7 @@ pub enum JoseError {
     /// A key type ACME servers do not take (or this client does not offer).
     UnsupportedKey(String),
     /// The public key or a signature is not the DER expected.
-    Der(DerError),
+    Der(X509Error),
     /// The signer failed (the host's message).
     Sign(String),
     /// An external account binding algorithm other than HS256/384/512.
@@ -48,8 +47,8 @@ impl fmt::Display for JoseError {
 
 impl std::error::Error for JoseError {}
 
-impl From<DerError> for JoseError {
-    fn from(e: DerError) -> Self {
+impl From<X509Error> for JoseError {
+    fn from(e: X509Error) -> Self {
         Self::Der(e)
     }
 }
@@ -88,17 +87,11 @@ impl AccountJwk {
     /// Reads a DER SubjectPublicKeyInfo: ECDSA P-256 (ES256), P-384
     /// (ES384) or RSA (RS256), the keys RFC 8555 servers accept.
     pub fn from_spki(spki_der: &[u8]) -> Result<Self, JoseError> {
-        let mut outer = Reader::new(spki_der);
+        let mut outer = Reader::named(spki_der, "public key");
         let mut spki = outer.expect(SEQUENCE)?.reader();
         let mut algorithm = spki.expect(SEQUENCE)?.reader();
         let oid = algorithm.expect(OID)?.value;
-        let bits = spki.expect(BIT_STRING)?.value;
-        let (&unused, bits) = bits
-            .split_first()
-            .ok_or_else(|| DerError("empty public key".into()))?;
-        if unused != 0 {
-            return Err(DerError("public key with unused bits".into()).into());
-        }
+        let bits = der::bit_string_bytes(&spki.expect(BIT_STRING)?)?;
         match oid {
             EC_PUBLIC_KEY => {
                 let curve = algorithm.expect(OID)?.value;
@@ -216,7 +209,7 @@ pub fn ecdsa_der_to_fixed(der_signature: &[u8], width: usize) -> Result<Vec<u8>,
     let r = der::unsigned(sequence.expect(INTEGER)?.value);
     let s = der::unsigned(sequence.expect(INTEGER)?.value);
     if !outer.is_empty() || !sequence.is_empty() || r.len() > width || s.len() > width {
-        return Err(DerError("ECDSA signature".into()).into());
+        return Err(X509Error::Malformed("DER: ECDSA signature".into()).into());
     }
     let mut fixed = vec![0u8; 2 * width];
     fixed[width - r.len()..width].copy_from_slice(r);

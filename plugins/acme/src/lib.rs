@@ -20,7 +20,6 @@
 
 pub mod account;
 pub mod client;
-mod der;
 pub mod identifiers;
 pub mod jose;
 pub mod order;
@@ -35,7 +34,7 @@ use certwasm_plugin_sdk::types::{
     CertificateRequest, IssuerConfig, PluginError, Readiness, Secret,
 };
 use certwasm_plugin_sdk::x509::Signer;
-use certwasm_plugin_sdk::{failed, pending};
+use certwasm_plugin_sdk::{failed, retry_later};
 use serde::Deserialize;
 
 use crate::account::{AccountSettings, ExternalAccountKey};
@@ -231,7 +230,7 @@ fn account_key<'h>(
         Err(e) => e,
     };
     if settings.disable_account_key_generation {
-        return Err(pending(
+        return Err(retry_later(
             VERIFY_FAILED,
             format!(
                 "{VERIFY_FAILED_MESSAGE}the ACME issuer config has 'disableAccountKeyGeneration' set to true, but the secret was not found: {load_error}"
@@ -239,7 +238,7 @@ fn account_key<'h>(
         ));
     }
     host.generate_key(&selector.name)
-        .map_err(|e| pending(REGISTER_FAILED, format!("{REGISTER_FAILED_MESSAGE}{e}")))
+        .map_err(|e| retry_later(REGISTER_FAILED, format!("{REGISTER_FAILED_MESSAGE}{e}")))
 }
 
 /// The external account binding key from its Secret: base64url (padding
@@ -261,7 +260,7 @@ fn external_account_key(
     let secret = host
         .secret(name)
         .map_err(|e| {
-            pending(
+            retry_later(
                 REGISTER_FAILED,
                 format!(
                     "{REGISTER_FAILED_MESSAGE}failed to get External Account Binding key from secret: {e}"
@@ -367,7 +366,7 @@ pub fn issue(
     let selector = &settings.private_key_secret_ref;
     let key = host
         .load_key(&selector.name, selector.key_or_tls_key())
-        .map_err(|e| pending(VERIFY_FAILED, format!("{VERIFY_FAILED_MESSAGE}{e}")))?;
+        .map_err(|e| retry_later(VERIFY_FAILED, format!("{VERIFY_FAILED_MESSAGE}{e}")))?;
     // The binding is only needed to register, which a first call may do.
     let external_account = match state {
         None => external_account_key(&settings, host)?,

@@ -29,12 +29,11 @@ use certwasm_plugin_sdk::bindings::certwasm::issuer::orders::{
 };
 use certwasm_plugin_sdk::types::{Event, EventType, Issued, Pending, PluginError};
 use certwasm_plugin_sdk::x509::{self, Signer};
-use certwasm_plugin_sdk::{failed, pending};
+use certwasm_plugin_sdk::{failed, retry_later};
 use serde::{Deserialize, Serialize};
 
 use crate::account::{self, AccountSettings, ExternalAccountKey};
 use crate::client::{self, AcmeError, Client, Directory, Transport};
-use crate::der;
 use crate::identifiers::{self, Identifier};
 use crate::jose::{self, AccountJwk};
 use crate::poll;
@@ -318,7 +317,7 @@ pub fn advance(
 /// A plugin error for an ACME failure: retryable or not as the failure is.
 fn acme_error(context: &str, error: &AcmeError) -> PluginError {
     if error.retryable() {
-        pending(PENDING, format!("{context}: {error}"))
+        retry_later(PENDING, format!("{context}: {error}"))
     } else {
         failed(FAILED, format!("{context}: {error}"))
     }
@@ -783,7 +782,7 @@ pub fn top_issuer_is(chain_pem: &str, common_name: &str) -> bool {
     x509::parse_chain(chain_pem)
         .ok()
         .and_then(|chain| chain.last().cloned())
-        .and_then(|top| der::common_name(top.issuer_der()).ok().flatten())
+        .and_then(|top| x509::common_name(top.issuer_der()).ok().flatten())
         .is_some_and(|cn| cn == common_name)
 }
 

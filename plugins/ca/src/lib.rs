@@ -8,18 +8,16 @@
 //! runs natively: in the unit tests, and in the host's benchmark
 //! ([`load_material`] + [`sign`]), which measures exactly this code.
 
-use certwasm_plugin_sdk::bindings::Guest;
 use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, secrets};
-use certwasm_plugin_sdk::config::{self, INVALID_CONFIG};
+use certwasm_plugin_sdk::config::INVALID_CONFIG;
 use certwasm_plugin_sdk::host::HostKey;
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, IssueOutcome, Issued, IssuerConfig, PluginError, PluginInfo, Readiness,
-    Secret,
+    CertificateRequest, Issued, IssuerConfig, PluginError, Readiness, Secret,
 };
 use certwasm_plugin_sdk::x509::{
     self, Certificate, CertificateParams, Csr, Issuer, PemBundle, Signer, X509Error,
 };
-use certwasm_plugin_sdk::{failed, pending};
+use certwasm_plugin_sdk::{Outcome, failed, retry_later};
 use serde::Deserialize;
 
 /// `spec.ca` of an Issuer.
@@ -140,7 +138,7 @@ const GET_KEY_PAIR_MESSAGE: &str = "Error getting keypair for CA issuer";
 fn validation_error(error: MaterialError) -> PluginError {
     match error {
         MaterialError::Parse(_) => {
-            pending(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {error}"))
+            retry_later(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {error}"))
         }
         MaterialError::NotCa | MaterialError::KeyMismatch => {
             failed(INVALID_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {error}"))
@@ -211,21 +209,26 @@ pub trait CaHost {
     fn load_key(&self, secret: &str, field: &str) -> Result<Box<dyn Signer + '_>, String>;
 }
 
-fn settings(config: &IssuerConfig) -> Result<CaConfig, PluginError> {
-    let settings: CaConfig = config::issuer_section(config, "ca")?;
-    if settings.secret_name.is_empty() {
-        return Err(failed(INVALID_CONFIG, "spec.ca.secretName: Required value"));
+impl CaConfig {
+    /// The Secret's name, which the config must give.
+    fn secret_name(&self) -> Result<&str, PluginError> {
+        if self.secret_name.is_empty() {
+            return Err(failed(INVALID_CONFIG, "spec.ca.secretName: Required value"));
+        }
+        Ok(&self.secret_name)
     }
-    Ok(settings)
 }
 
 /// Checks the CA Secret: cert-manager's CA issuer `Setup`, which also
 /// checks here that `tls.key` is the certificate's key.
-pub fn validate(config: &IssuerConfig, host: &dyn CaHost) -> Result<Readiness, PluginError> {
-    let settings = settings(config)?;
-    let name = &settings.secret_name;
+pub fn validate(
+    settings: &CaConfig,
+    config: &IssuerConfig,
+    host: &dyn CaHost,
+) -> Result<Readiness, PluginError> {
+    let name = settings.secret_name()?;
     let get_error = |detail: &dyn std::fmt::Display| {
-        pending(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {detail}"))
+        retry_later(GET_KEY_PAIR, format!("{GET_KEY_PAIR_MESSAGE}: {detail}"))
     };
     let secret = host
         .secret(name)
@@ -251,24 +254,24 @@ pub fn validate(config: &IssuerConfig, host: &dyn CaHost) -> Result<Readiness, P
 /// that is missing or broken leaves the request pending (retryable); a
 /// request that cannot be signed fails it.
 pub fn issue(
+    settings: &CaConfig,
     request: &CertificateRequest,
     host: &dyn CaHost,
     now_unix: i64,
     serial: [u8; 16],
 ) -> Result<Issued, PluginError> {
-    let settings = settings(&request.issuer)?;
-    let name = &settings.secret_name;
+    let name = settings.secret_name()?;
     let namespace = &request.issuer.namespace;
     let secret = host
         .secret(name)
         .map_err(|e| {
-            pending(
+            retry_later(
                 "SecretGetError",
                 format!("Failed to get certificate key pair from secret {namespace}/{name}: {e}"),
             )
         })?
         .ok_or_else(|| {
-            pending(
+            retry_later(
                 "SecretMissing",
                 format!(
                     "Referenced secret {namespace}/{name} not found: secrets \"{name}\" not found"
@@ -276,7 +279,7 @@ pub fn issue(
             )
         })?;
     let invalid = |detail: &dyn std::fmt::Display| {
-        pending(
+        retry_later(
             "SecretInvalidData",
             format!("Failed to parse signing CA keypair from secret {namespace}/{name}: {detail}"),
         )
@@ -292,7 +295,7 @@ pub fn issue(
             MaterialError::KeyMismatch => signing_error(X509Error::IssuerKeyMismatch),
             other => invalid(&other),
         })?;
-    sign(&material, &settings, request, &*key, now_unix, serial)
+    sign(&material, settings, request, &*key, now_unix, serial)
 }
 
 /// The imports.
@@ -310,36 +313,41 @@ impl CaHost for Imports {
     }
 }
 
+/// The plugin, on the SDK's typed [`certwasm_plugin_sdk::Issuer`].
 struct Ca;
 
-impl Guest for Ca {
-    fn info() -> PluginInfo {
-        PluginInfo {
-            name: "ca".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            issuer_types: vec!["ca".into()],
-            description:
-                "Certificates signed by a CA key pair kept in a Secret (cert-manager's CA issuer)."
-                    .into(),
-            needs: Vec::new(),
-        }
-    }
+impl certwasm_plugin_sdk::Issuer for Ca {
+    type Config = CaConfig;
+    type State = ();
+    const NAME: &'static str = "ca";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str =
+        "Certificates signed by a CA key pair kept in a Secret (cert-manager's CA issuer).";
+    const CONFIG_PATH: &'static [&'static str] = &["ca"];
 
-    fn validate(config: IssuerConfig) -> Result<Readiness, PluginError> {
-        validate(&config, &Imports)
+    fn validate(settings: &CaConfig, config: &IssuerConfig) -> Result<Readiness, PluginError> {
+        validate(settings, config, &Imports)
     }
 
     fn issue(
-        request: CertificateRequest,
-        _state: Option<Vec<u8>>,
-    ) -> Result<IssueOutcome, PluginError> {
+        settings: &CaConfig,
+        request: &CertificateRequest,
+        _state: Option<()>,
+    ) -> Result<Outcome<()>, PluginError> {
         let serial = x509::random_serial()
-            .map_err(|e| pending("SigningError", format!("Error signing certificate: {e}")))?;
-        issue(&request, &Imports, clock::now_unix_seconds(), serial).map(IssueOutcome::Issued)
+            .map_err(|e| retry_later("SigningError", format!("Error signing certificate: {e}")))?;
+        issue(
+            settings,
+            request,
+            &Imports,
+            clock::now_unix_seconds(),
+            serial,
+        )
+        .map(Outcome::from)
     }
 }
 
-certwasm_plugin_sdk::export!(Ca);
+certwasm_plugin_sdk::export_issuer!(Ca);
 
 #[cfg(test)]
 mod tests;

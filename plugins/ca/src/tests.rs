@@ -8,6 +8,23 @@ use certwasm_plugin_sdk::types::{IssuerConfig, IssuerKind, KeyUsage};
 
 use super::*;
 
+/// The exports as the SDK calls them: the config read first, then the
+/// plugin's code.
+fn validate(config: &IssuerConfig, host: &dyn CaHost) -> Result<Readiness, PluginError> {
+    let settings = certwasm_plugin_sdk::issuer::read_config::<Ca>(config)?;
+    super::validate(&settings, config, host)
+}
+
+fn issue(
+    request: &CertificateRequest,
+    host: &dyn CaHost,
+    now_unix: i64,
+    serial: [u8; 16],
+) -> Result<Issued, PluginError> {
+    let settings = certwasm_plugin_sdk::issuer::read_config::<Ca>(&request.issuer)?;
+    super::issue(&settings, request, host, now_unix, serial)
+}
+
 const NOW: i64 = 1_790_000_000;
 
 #[derive(Default)]

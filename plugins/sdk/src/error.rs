@@ -19,14 +19,28 @@ pub fn failed(reason: &str, message: impl Into<String>) -> PluginError {
     }
 }
 
-/// An error worth retrying later (cert-manager's `Pending`): a Secret not
-/// there yet, a server that is down, a rate limit.
-pub fn pending(reason: &str, message: impl Into<String>) -> PluginError {
+/// An error worth retrying later (cert-manager leaves such a request
+/// `Pending`): a Secret not there yet, a server that is down, a rate limit.
+///
+/// This is an *error* the host retries with back-off; it is not the
+/// `pending` *outcome* ([`crate::issuer::Outcome::Pending`]), with which a
+/// plugin that is making progress (an order being validated) says when to
+/// call again and hands the host its state.
+pub fn retry_later(reason: &str, message: impl Into<String>) -> PluginError {
     PluginError {
         reason: reason.to_owned(),
         message: message.into(),
         retryable: true,
     }
+}
+
+/// The former name of [`retry_later`], kept so that plugins written against
+/// it still build; it was easy to confuse with the `pending` outcome.
+#[deprecated(
+    note = "renamed `retry_later`: it builds a retryable error, not the `pending` outcome"
+)]
+pub fn pending(reason: &str, message: impl Into<String>) -> PluginError {
+    retry_later(reason, message)
 }
 
 /// Turns a failed import into a [`PluginError`] worded
@@ -66,7 +80,7 @@ pub fn host_failure<'a>(
 pub trait ResultExt<T> {
     /// A permanent error: see [`failed`].
     fn or_fail(self, reason: &str, context: &str) -> Result<T, PluginError>;
-    /// A retryable error: see [`pending`].
+    /// A retryable error: see [`retry_later`].
     fn or_retry(self, reason: &str, context: &str) -> Result<T, PluginError>;
 }
 
@@ -76,6 +90,6 @@ impl<T, E: Display> ResultExt<T> for Result<T, E> {
     }
 
     fn or_retry(self, reason: &str, context: &str) -> Result<T, PluginError> {
-        self.map_err(|e| pending(reason, format!("{context}: {e}")))
+        self.map_err(|e| retry_later(reason, format!("{context}: {e}")))
     }
 }

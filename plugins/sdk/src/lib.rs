@@ -3,9 +3,15 @@
 //! against 0.3.0, 0.2.0 and 0.1.0; see the versioning policy in
 //! `wit/issuer.wit`.)
 //!
-//! A plugin is a `cdylib` built for `wasm32-wasip2` that implements
-//! [`bindings::Guest`] and calls [`export!`]. This crate gives it:
+//! A plugin is a `cdylib` built for `wasm32-wasip2`. It implements the
+//! typed [`Issuer`] trait (config and state as your own serde types) and
+//! calls [`export_issuer!`]; a plugin that needs more than the trait gives
+//! (several sections of the spec, state in its own format) implements the
+//! raw [`bindings::Guest`] and calls [`export!`] instead. This crate gives
+//! it:
 //!
+//! - [`Issuer`], [`Outcome`] and [`Pending`]: the typed route (see
+//!   [`issuer`]).
 //! - [`bindings`]: the WIT world, generated here once so that every plugin
 //!   agrees on it; [`types`] re-exports the records (`CertificateRequest`,
 //!   `PluginError`, ...), with a few helpers ([`types::Secret::field`],
@@ -22,19 +28,25 @@
 //!   exact code the plugin runs.
 //! - [`host::HostKey`]: a private key the host keeps, used through the
 //!   `signer` import; it implements [`x509::Signer`].
-//! - [`config::issuer_section`]: the issuer's `spec.<field>` as your serde type.
-//! - [`failed`] / [`pending`] and [`ResultExt`]: plugin errors worded as
+//! - [`config::issuer_section`]: the issuer's `spec.<field>` as your serde
+//!   type, for the raw route.
+//! - [`failed`] / [`retry_later`] and [`ResultExt`]: plugin errors worded as
 //!   cert-manager words them, which the host must not / may retry.
+//! - [`x509::der`]: the DER reader (and writer) the builder is made of,
+//!   for a plugin that reads other structures (keys, signatures, names).
 //!
 //! - `testing` (feature `testing`): openssl-made keys and CSRs that
 //!   implement [`x509::Signer`], for native tests of a plugin's logic.
 //!
 //! See the crate's README for a complete plugin in twenty lines.
 
+#![warn(missing_docs)]
+
 pub mod calendar;
 pub mod config;
 mod error;
 pub mod host;
+pub mod issuer;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod x509;
@@ -58,7 +70,10 @@ mod readme {}
 
 pub use bindings::certwasm::issuer::types;
 pub use bindings::export;
-pub use error::{ResultExt, failed, host_failure, pending};
+#[allow(deprecated)]
+pub use error::pending;
+pub use error::{ResultExt, failed, host_failure, retry_later};
+pub use issuer::{Issuer, Outcome, Pending};
 
 /// The CertificateRequest annotation naming the Secret that holds the
 /// request's private key (set by the host for requests it makes from a

@@ -20,16 +20,19 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::types::SignatureAlgorithm;
+use crate::types::{CertificateRequest, IssuerConfig, IssuerKind, SignatureAlgorithm};
 use crate::x509::Signer;
 
 /// The kinds of key the host can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
+    /// ECDSA on P-256.
     EcdsaP256,
+    /// ECDSA on P-384.
     EcdsaP384,
     /// RSA with this many bits.
     Rsa(u32),
+    /// Ed25519.
     Ed25519,
 }
 
@@ -227,4 +230,32 @@ pub fn text(pem: &str) -> String {
     let out = openssl(&["x509", "-noout", "-text", "-in", path_str(&file)]);
     let _ = std::fs::remove_dir_all(&dir);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A CertificateRequest as the host would build it for an `Issuer` named
+/// `test` in namespace `default` whose `spec` is `spec_json`: no duration
+/// (the issuer's default), not a CA, default usages, no annotations. Change
+/// the fields a test is about.
+///
+/// ```
+/// let request = certwasm_plugin_sdk::testing::request(r#"{"plugin":{"name":"my-ca"}}"#, "");
+/// assert_eq!(request.issuer.namespace, "default");
+/// ```
+pub fn request(spec_json: &str, csr_pem: &str) -> CertificateRequest {
+    CertificateRequest {
+        name: "test-1".into(),
+        namespace: "default".into(),
+        csr_pem: csr_pem.into(),
+        duration_seconds: None,
+        is_ca: false,
+        usages: Vec::new(),
+        issuer: IssuerConfig {
+            kind: IssuerKind::Issuer,
+            name: "test".into(),
+            namespace: "default".into(),
+            spec_json: spec_json.into(),
+        },
+        request_key: None,
+        annotations: Vec::new(),
+    }
 }

@@ -4,15 +4,15 @@
 //! (`pkg/issuer/selfsigned/setup.go`,
 //! `pkg/controller/certificaterequests/selfsigned/selfsigned.go`).
 
-use certwasm_plugin_sdk::bindings::Guest;
 use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, log};
 use certwasm_plugin_sdk::host::HostKey;
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, IssueOutcome, Issued, IssuerConfig, Need, PluginError, PluginInfo,
-    Readiness,
+    CertificateRequest, Issued, IssuerConfig, Need, PluginError, Readiness,
 };
-use certwasm_plugin_sdk::x509::{self, CertificateParams, Csr, Issuer, Signer, X509Error};
-use certwasm_plugin_sdk::{PRIVATE_KEY_SECRET_ANNOTATION, ResultExt, config, failed, pending};
+use certwasm_plugin_sdk::x509::{self, CertificateParams, Csr, Signer, X509Error};
+use certwasm_plugin_sdk::{
+    Issuer, Outcome, PRIVATE_KEY_SECRET_ANNOTATION, ResultExt, failed, retry_later,
+};
 use serde::Deserialize;
 
 /// `spec.selfSigned`.
@@ -27,14 +27,14 @@ struct SelfSignedConfig {
 /// subject (its `BadConfig` event).
 const EMPTY_DN_MESSAGE: &str = "Certificate will be issued with an empty Issuer DN, which contravenes RFC 5280 and could break some strict clients";
 
-/// A selfSigned issuer has nothing to reach or load: well-formed is ready,
-/// with cert-manager's reason and its empty message.
-fn validate(config: &IssuerConfig) -> Result<Readiness, PluginError> {
-    config::issuer_section::<SelfSignedConfig>(config, "selfSigned")?;
-    Ok(Readiness {
+/// A selfSigned issuer has nothing to reach or load: well-formed (which the
+/// SDK checked when it read the config) is ready, with cert-manager's
+/// reason and its empty message.
+fn ready() -> Readiness {
+    Readiness {
         reason: "IsReady".into(),
         message: String::new(),
-    })
+    }
 }
 
 /// Why there is no key to sign with: cert-manager's wording for a request
@@ -50,7 +50,7 @@ fn missing_key(request: &CertificateRequest) -> PluginError {
                 "Annotation \"{PRIVATE_KEY_SECRET_ANNOTATION}\" missing or reference empty: secret name missing"
             ),
         ),
-        Some(name) => pending(
+        Some(name) => retry_later(
             "MissingSecret",
             format!(
                 "Referenced secret {}/{name} not found: the host holds no private key for it",
@@ -62,12 +62,12 @@ fn missing_key(request: &CertificateRequest) -> PluginError {
 
 /// Signs the request's CSR with its own key: the certificate is its own CA.
 fn issue(
+    settings: &SelfSignedConfig,
     request: &CertificateRequest,
     key: &dyn Signer,
     now_unix: i64,
     serial: [u8; 16],
 ) -> Result<Issued, PluginError> {
-    let settings: SelfSignedConfig = config::issuer_section(&request.issuer, "selfSigned")?;
     let params = CertificateParams {
         crl_distribution_points: &settings.crl_distribution_points,
         ..CertificateParams::for_request(request)
@@ -83,21 +83,28 @@ fn issue(
     if csr.subject_is_empty() {
         log::write(log::Level::Warn, EMPTY_DN_MESSAGE);
     }
-    let certificate = x509::sign_csr(&csr, &params, Issuer::SelfSigned, key, now_unix, serial)
-        .map_err(|e| match e {
-            X509Error::RequestKeyMismatch => failed(
-                "ErrorKeyMatch",
-                format!("Error generating certificate template: {e}"),
-            ),
-            X509Error::Pem(_)
-            | X509Error::Malformed(_)
-            | X509Error::BadUrl { .. }
-            | X509Error::Time(_) => template_error(e),
-            other => failed(
-                "ErrorSigning",
-                format!("Error signing certificate: {other}"),
-            ),
-        })?;
+    let certificate = x509::sign_csr(
+        &csr,
+        &params,
+        x509::Issuer::SelfSigned,
+        key,
+        now_unix,
+        serial,
+    )
+    .map_err(|e| match e {
+        X509Error::RequestKeyMismatch => failed(
+            "ErrorKeyMatch",
+            format!("Error generating certificate template: {e}"),
+        ),
+        X509Error::Pem(_)
+        | X509Error::Malformed(_)
+        | X509Error::BadUrl { .. }
+        | X509Error::Time(_) => template_error(e),
+        other => failed(
+            "ErrorSigning",
+            format!("Error signing certificate: {other}"),
+        ),
+    })?;
     let pem = x509::pem::encode("CERTIFICATE", &certificate);
     Ok(Issued {
         ca_pem: Some(pem.clone()),
@@ -107,39 +114,38 @@ fn issue(
 
 struct SelfSigned;
 
-impl Guest for SelfSigned {
-    fn info() -> PluginInfo {
-        PluginInfo {
-            name: "selfsigned".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            issuer_types: vec!["selfSigned".into()],
-            description: "Self-signed certificates, signed with each request's own private key (cert-manager's SelfSigned issuer).".into(),
-            // Self-signing means signing with the request's own key.
-            needs: vec![Need::RequestKey],
-        }
-    }
+impl Issuer for SelfSigned {
+    type Config = SelfSignedConfig;
+    type State = ();
+    const NAME: &'static str = "selfsigned";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Self-signed certificates, signed with each request's own private key (cert-manager's SelfSigned issuer).";
+    const CONFIG_PATH: &'static [&'static str] = &["selfSigned"];
+    // Self-signing means signing with the request's own key.
+    const NEEDS: &'static [Need] = &[Need::RequestKey];
 
-    fn validate(config: IssuerConfig) -> Result<Readiness, PluginError> {
-        validate(&config)
+    fn validate(_: &SelfSignedConfig, _: &IssuerConfig) -> Result<Readiness, PluginError> {
+        Ok(ready())
     }
 
     fn issue(
-        request: CertificateRequest,
-        _state: Option<Vec<u8>>,
-    ) -> Result<IssueOutcome, PluginError> {
+        settings: &SelfSignedConfig,
+        request: &CertificateRequest,
+        _state: Option<()>,
+    ) -> Result<Outcome<()>, PluginError> {
         let Some(handle) = request.request_key.clone() else {
-            return Err(missing_key(&request));
+            return Err(missing_key(request));
         };
         let key = HostKey::new(handle).or_fail(
             "ErrorPublicKey",
             "Failed to get public key from private key",
         )?;
         let serial = x509::random_serial().or_retry("ErrorSigning", "Error signing certificate")?;
-        issue(&request, &key, clock::now_unix_seconds(), serial).map(IssueOutcome::Issued)
+        issue(settings, request, &key, clock::now_unix_seconds(), serial).map(Outcome::from)
     }
 }
 
-certwasm_plugin_sdk::export!(SelfSigned);
+certwasm_plugin_sdk::export_issuer!(SelfSigned);
 
 #[cfg(test)]
 mod tests {
@@ -147,6 +153,21 @@ mod tests {
     use certwasm_plugin_sdk::types::IssuerKind;
 
     use super::*;
+
+    /// What the export does before [`issue`]: the config, read by the SDK.
+    fn issue(
+        request: &CertificateRequest,
+        key: &dyn Signer,
+        now_unix: i64,
+        serial: [u8; 16],
+    ) -> Result<Issued, PluginError> {
+        let settings = certwasm_plugin_sdk::issuer::read_config::<SelfSigned>(&request.issuer)?;
+        super::issue(&settings, request, key, now_unix, serial)
+    }
+
+    fn validate(config: &IssuerConfig) -> Result<Readiness, PluginError> {
+        certwasm_plugin_sdk::issuer::validate::<SelfSigned>(config)
+    }
 
     const NOW: i64 = 1_790_000_000;
 
@@ -170,6 +191,14 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn info_serves_self_signed_with_the_request_key() {
+        let info = certwasm_plugin_sdk::issuer::info::<SelfSigned>();
+        assert_eq!(info.name, "selfsigned");
+        assert_eq!(info.issuer_types, ["selfSigned"]);
+        assert_eq!(info.needs, [Need::RequestKey]);
     }
 
     #[test]

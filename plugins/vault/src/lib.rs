@@ -46,7 +46,7 @@ use certwasm_plugin_sdk::types::{
     PluginError, PluginInfo, Readiness, Secret, TlsOptions,
 };
 use certwasm_plugin_sdk::x509::{CsrNames, DEFAULT_DURATION_SECONDS};
-use certwasm_plugin_sdk::{failed, pending};
+use certwasm_plugin_sdk::{failed, retry_later};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -412,7 +412,7 @@ pub fn validate(config: &IssuerConfig, host: &dyn VaultHost) -> Result<Readiness
         .map_err(|e| setup_failure(VAULT_ERROR, MESSAGE_CLIENT_INIT_FAILED, &e))?;
     client
         .check_health()
-        .map_err(|e| pending(VAULT_ERROR, format!("{MESSAGE_UNSEALED_FAILED}: {e}")))?;
+        .map_err(|e| retry_later(VAULT_ERROR, format!("{MESSAGE_UNSEALED_FAILED}: {e}")))?;
     client
         .log_in(true, Fresh::Always)
         .map_err(|e| setup_failure(VAULT_ERROR, MESSAGE_CLIENT_INIT_FAILED, &e))?;
@@ -430,7 +430,7 @@ pub fn issue(request: &CertificateRequest, host: &dyn VaultHost) -> Result<Issue
     let settings = vault_config(&request.issuer)?;
     let init_failure = |e: SetupError| match e {
         SetupError::SecretNotFound(_) => {
-            pending("SecretMissing", format!("{MESSAGE_SECRET_MISSING}: {e}"))
+            retry_later("SecretMissing", format!("{MESSAGE_SECRET_MISSING}: {e}"))
         }
         other => setup_failure("VaultInitError", MESSAGE_SIGN_INIT_FAILED, &other),
     };

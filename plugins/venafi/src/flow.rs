@@ -10,7 +10,7 @@ use certwasm_plugin_sdk::types::{
     CertificateRequest, Event, EventType, HttpMethod, HttpRequest, HttpResponse, IssueOutcome,
     IssuerConfig, Pending, PluginError, Readiness, Secret,
 };
-use certwasm_plugin_sdk::{config::issuer_section, failed, pending};
+use certwasm_plugin_sdk::{config::issuer_section, failed, retry_later};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -479,12 +479,12 @@ pub fn validate(config: &IssuerConfig, host: &dyn VenafiHost) -> Result<Readines
 /// retried as cert-manager retries it.
 fn init_failure(error: SetupError) -> PluginError {
     match error {
-        SetupError::SecretNotFound(_) => pending(
+        SetupError::SecretNotFound(_) => retry_later(
             "SecretMissing",
             format!("{MESSAGE_SECRET_MISSING}: {error}"),
         ),
         SetupError::Config(_) => failed("VenafiInitError", format!("{MESSAGE_INIT}: {error}")),
-        other => pending("VenafiInitError", format!("{MESSAGE_INIT}: {other}")),
+        other => retry_later("VenafiInitError", format!("{MESSAGE_INIT}: {other}")),
     }
 }
 

@@ -12,15 +12,8 @@ pub const DEFAULT_AUTH_KEY_FIELD: &str = "key";
 /// Where the plugin's own settings sit in the issuer spec.
 pub const CONFIG_PATH: &str = "spec.plugin.config";
 
-/// `spec.plugin`: the host selects the plugin by `name`; the plugin reads
-/// only `config`.
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct PluginSection {
-    #[serde(default)]
-    pub config: CfsslConfig,
-}
-
-/// `spec.plugin.config`.
+/// `spec.plugin.config` (the host selects the plugin by `spec.plugin.name`;
+/// the SDK reads this part for the plugin).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CfsslConfig {

@@ -18,12 +18,11 @@ use certwasm_plugin_sdk::types::{
     CertificateRequest, HttpRequest, HttpResponse, Issued, IssuerConfig, PluginError, Readiness,
     Secret,
 };
-use certwasm_plugin_sdk::x509::Certificate;
-use certwasm_plugin_sdk::{config::issuer_section, failed, pending};
+use certwasm_plugin_sdk::x509::{self, Certificate, CsrNames};
+use certwasm_plugin_sdk::{failed, retry_later};
 
 use crate::auth::AuthKey;
-use crate::config::{PluginSection, SecretKeyRef, Settings};
-use crate::names;
+use crate::config::{CfsslConfig, SecretKeyRef, Settings};
 use crate::protocol::{self, CfsslError, Endpoint, InfoResult, SignResult};
 
 /// Reasons, in cert-manager's CamelCase.
@@ -59,13 +58,24 @@ pub trait CfsslHost {
     fn warn(&self, _message: &str) {}
 }
 
-/// The plugin's settings from the issuer spec.
-pub fn settings(config: &IssuerConfig) -> Result<Settings, PluginError> {
-    let section: PluginSection = issuer_section(config, "plugin")?;
-    section
-        .config
+/// The checked settings of `spec.plugin.config`.
+pub fn settings(config: &CfsslConfig) -> Result<Settings, PluginError> {
+    config
         .settings()
         .map_err(|e| failed(INVALID_CONFIG, e.to_string()))
+}
+
+/// The SANs a CSR asks for, as CFSSL's `hosts` spells them: DNS names, IP
+/// addresses, email addresses and URIs.
+pub fn csr_hosts(csr_pem: &str) -> Result<Vec<String>, x509::X509Error> {
+    let names = CsrNames::from_pem(csr_pem)?;
+    Ok([
+        names.dns_names,
+        names.ip_addresses,
+        names.emails,
+        names.uris,
+    ]
+    .concat())
 }
 
 fn endpoint(settings: &Settings) -> Endpoint {
@@ -102,9 +112,9 @@ fn auth_key(
     let field = reference.key_or_default();
     let secret = host
         .secret(name)
-        .map_err(|e| pending(SECRET_MISSING, format!("Failed to read the CFSSL auth key Secret {namespace}/{name}: {e}")))?
+        .map_err(|e| retry_later(SECRET_MISSING, format!("Failed to read the CFSSL auth key Secret {namespace}/{name}: {e}")))?
         .ok_or_else(|| {
-            pending(
+            retry_later(
                 SECRET_MISSING,
                 format!("Referenced secret {namespace}/{name} not found (spec.plugin.config.authKeySecretRef)"),
             )
@@ -149,10 +159,14 @@ fn cached_ca(host: &dyn CfsslHost) -> Option<Certificate> {
 
 /// Checks an issuer: its config, its auth key if any, and that CFSSL
 /// answers `info` for its label and profile.
-pub fn validate(config: &IssuerConfig, host: &dyn CfsslHost) -> Result<Readiness, PluginError> {
+pub fn validate(
+    config: &CfsslConfig,
+    issuer: &IssuerConfig,
+    host: &dyn CfsslHost,
+) -> Result<Readiness, PluginError> {
     let settings = settings(config)?;
     if let Some(reference) = &settings.auth_key {
-        auth_key(host, reference, &config.namespace)?;
+        auth_key(host, reference, &issuer.namespace)?;
     }
     let ca = fetch_ca(host, &settings).map_err(|e| {
         cfssl_failure(
@@ -164,7 +178,7 @@ pub fn validate(config: &IssuerConfig, host: &dyn CfsslHost) -> Result<Readiness
             &e,
         )
     })?;
-    let subject = names::distinguished_name(ca.subject_der())
+    let subject = x509::distinguished_name(ca.subject_der())
         .unwrap_or_else(|e| format!("(unreadable subject: {e})"));
     let mut message = format!("CFSSL at {} signs as {subject}", settings.url);
     if !settings.profile.is_empty() {
@@ -183,14 +197,18 @@ pub fn validate(config: &IssuerConfig, host: &dyn CfsslHost) -> Result<Readiness
 }
 
 /// Signs a request through CFSSL.
-pub fn issue(request: &CertificateRequest, host: &dyn CfsslHost) -> Result<Issued, PluginError> {
-    let settings = settings(&request.issuer)?;
+pub fn issue(
+    config: &CfsslConfig,
+    request: &CertificateRequest,
+    host: &dyn CfsslHost,
+) -> Result<Issued, PluginError> {
+    let settings = settings(config)?;
     let key = settings
         .auth_key
         .as_ref()
         .map(|reference| auth_key(host, reference, &request.issuer.namespace))
         .transpose()?;
-    let hosts = names::csr_hosts(&request.csr_pem).map_err(|e| {
+    let hosts = csr_hosts(&request.csr_pem).map_err(|e| {
         failed(
             SIGNING_ERROR,
             format!("Failed to read the CSR's names: {e}"),

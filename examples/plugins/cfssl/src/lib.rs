@@ -4,23 +4,23 @@
 //!
 //! The protocol lives in pure modules, unit-tested natively: [`config`]
 //! (`spec.plugin.config`), [`protocol`] (CFSSL's endpoints and response
-//! envelope), [`auth`] (the HMAC token of `authsign`), [`names`] (the CSR's
-//! SANs as `hosts`, the CA's subject) and [`issuer`] (the flow, against a
-//! host trait). This file only binds that flow to the WIT imports and
-//! exports, so it is all that changes with the contract.
+//! envelope), [`auth`] (the HMAC token of `authsign`) and [`issuer`] (the
+//! flow, against a host trait; the CSR's names and the CA's subject come
+//! from the SDK's `x509`). This file only binds that flow to the imports and
+//! to the SDK's typed [`Issuer`], which reads `spec.plugin.config` for it.
 
 pub mod auth;
 pub mod config;
 pub mod issuer;
-pub mod names;
 pub mod protocol;
 
-use certwasm_plugin_sdk::bindings::Guest;
 use certwasm_plugin_sdk::bindings::certwasm::issuer::{cache, http, log, secrets};
 use certwasm_plugin_sdk::types::{
-    CertificateRequest, HttpRequest, HttpResponse, IssueOutcome, IssuerConfig, PluginError,
-    PluginInfo, Readiness, Secret,
+    CertificateRequest, HttpRequest, HttpResponse, IssuerConfig, PluginError, Readiness, Secret,
 };
+use certwasm_plugin_sdk::{Issuer, Outcome};
+
+use crate::config::CfsslConfig;
 
 /// The imports, as [`issuer::CfsslHost`].
 struct Imports;
@@ -47,29 +47,28 @@ impl issuer::CfsslHost for Imports {
     }
 }
 
-struct Cfssl;
+/// The plugin, on the SDK's typed [`Issuer`].
+#[derive(Debug)]
+pub struct Cfssl;
 
-impl Guest for Cfssl {
-    fn info() -> PluginInfo {
-        PluginInfo {
-            name: "cfssl".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            issuer_types: vec!["plugin".into()],
-            description: "Certificates signed by a CloudFlare CFSSL API server (sign, or authsign with an HMAC key).".into(),
-            needs: Vec::new(),
-        }
-    }
+impl Issuer for Cfssl {
+    type Config = CfsslConfig;
+    type State = ();
+    const NAME: &'static str = "cfssl";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Certificates signed by a CloudFlare CFSSL API server (sign, or authsign with an HMAC key).";
 
-    fn validate(config: IssuerConfig) -> Result<Readiness, PluginError> {
-        issuer::validate(&config, &Imports)
+    fn validate(config: &CfsslConfig, issuer: &IssuerConfig) -> Result<Readiness, PluginError> {
+        issuer::validate(config, issuer, &Imports)
     }
 
     fn issue(
-        request: CertificateRequest,
-        _state: Option<Vec<u8>>,
-    ) -> Result<IssueOutcome, PluginError> {
-        issuer::issue(&request, &Imports).map(IssueOutcome::Issued)
+        config: &CfsslConfig,
+        request: &CertificateRequest,
+        _state: Option<()>,
+    ) -> Result<Outcome<()>, PluginError> {
+        issuer::issue(config, request, &Imports).map(Outcome::from)
     }
 }
 
-certwasm_plugin_sdk::export!(Cfssl);
+certwasm_plugin_sdk::export_issuer!(Cfssl);

@@ -1,37 +1,73 @@
-//! The sliver of DER that certificates need: a zero-copy reader and an
-//! appending writer. Hand-written rather than generic so that a plugin stays
-//! small (every generic ASN.1 type a crate instantiates is code in the
+//! The sliver of DER that certificates need: a zero-copy [`Reader`] and an
+//! appending [`Writer`]. Hand-written rather than generic so that a plugin
+//! stays small (every generic ASN.1 type a crate instantiates is code in the
 //! component) and the issue path allocates only the output.
+//!
+//! Public so that a plugin that reads other DER (a public key for a JWK, an
+//! ECDSA signature, a name) uses the reader the SDK already links in,
+//! rather than carrying a copy. Only what X.509 uses is supported:
+//! low tag numbers and definite lengths.
+//!
+//! ```
+//! use certwasm_plugin_sdk::x509::der::{self, Reader};
+//! // SEQUENCE { INTEGER 0x00ff, INTEGER 1 }: an ECDSA signature's shape.
+//! let signature = [0x30, 0x07, 0x02, 0x02, 0x00, 0xff, 0x02, 0x01, 0x01];
+//! let mut fields = Reader::new(&signature).expect(der::SEQUENCE)?.reader();
+//! let r = der::unsigned(fields.expect(der::INTEGER)?.value);
+//! let s = der::unsigned(fields.expect(der::INTEGER)?.value);
+//! assert_eq!((r, s), (&[0xff][..], &[1][..]));
+//! assert!(fields.is_empty());
+//! # Ok::<(), certwasm_plugin_sdk::x509::X509Error>(())
+//! ```
 
 use super::X509Error;
 
-pub(crate) const BOOLEAN: u8 = 0x01;
-pub(crate) const INTEGER: u8 = 0x02;
-pub(crate) const BIT_STRING: u8 = 0x03;
-pub(crate) const OCTET_STRING: u8 = 0x04;
-pub(crate) const NULL: u8 = 0x05;
-pub(crate) const OID: u8 = 0x06;
-pub(crate) const UTC_TIME: u8 = 0x17;
-pub(crate) const GENERALIZED_TIME: u8 = 0x18;
-pub(crate) const SEQUENCE: u8 = 0x30;
-pub(crate) const SET: u8 = 0x31;
+/// Tag of a BOOLEAN.
+pub const BOOLEAN: u8 = 0x01;
+/// Tag of an INTEGER.
+pub const INTEGER: u8 = 0x02;
+/// Tag of a BIT STRING.
+pub const BIT_STRING: u8 = 0x03;
+/// Tag of an OCTET STRING.
+pub const OCTET_STRING: u8 = 0x04;
+/// Tag of a NULL.
+pub const NULL: u8 = 0x05;
+/// Tag of an OBJECT IDENTIFIER.
+pub const OID: u8 = 0x06;
+/// Tag of a UTF8String.
+pub const UTF8_STRING: u8 = 0x0c;
+/// Tag of a PrintableString.
+pub const PRINTABLE_STRING: u8 = 0x13;
+/// Tag of a UTCTime.
+pub const UTC_TIME: u8 = 0x17;
+/// Tag of a GeneralizedTime.
+pub const GENERALIZED_TIME: u8 = 0x18;
+/// Tag of a SEQUENCE (or SEQUENCE OF), constructed.
+pub const SEQUENCE: u8 = 0x30;
+/// Tag of a SET (or SET OF), constructed.
+pub const SET: u8 = 0x31;
 
 /// `[n]` constructed, context-specific (EXPLICIT tags, and IMPLICIT ones on
 /// constructed types).
-pub(crate) const fn context(n: u8) -> u8 {
+pub const fn context(n: u8) -> u8 {
     0xa0 | n
 }
 
 /// `[n]` primitive, context-specific (IMPLICIT tags on primitive types).
-pub(crate) const fn context_primitive(n: u8) -> u8 {
+pub const fn context_primitive(n: u8) -> u8 {
     0x80 | n
 }
 
-/// One element: its tag, its contents and its whole encoding.
+/// One element: its tag, its contents and its whole encoding, borrowed
+/// from the input.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Tlv<'a> {
+pub struct Tlv<'a> {
+    /// The identifier octet, e.g. [`SEQUENCE`].
     pub tag: u8,
+    /// The contents octets.
     pub value: &'a [u8],
+    /// The whole element: identifier, length and contents (to hash or copy
+    /// it as it was).
     pub raw: &'a [u8],
 }
 
@@ -42,14 +78,16 @@ impl<'a> Tlv<'a> {
     }
 }
 
-/// Reads consecutive elements from a byte string.
+/// Reads consecutive elements from a byte string. Errors are
+/// [`X509Error::Malformed`], prefixed with what is being read.
 #[derive(Debug, Clone)]
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     data: &'a [u8],
     what: &'static str,
 }
 
 impl<'a> Reader<'a> {
+    /// A reader over `data`, whose errors say `DER`.
     pub fn new(data: &'a [u8]) -> Self {
         Self { data, what: "DER" }
     }
@@ -59,14 +97,21 @@ impl<'a> Reader<'a> {
         Self { data, what }
     }
 
+    /// Whether every element has been read.
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
+    }
+
+    /// What is left to read.
+    pub fn remaining(&self) -> &'a [u8] {
+        self.data
     }
 
     fn malformed(&self, why: &str) -> X509Error {
         X509Error::Malformed(format!("{}: {why}", self.what))
     }
 
+    /// The tag of the next element, without reading it.
     pub fn peek_tag(&self) -> Option<u8> {
         self.data.first().copied()
     }
@@ -134,25 +179,38 @@ impl<'a> Reader<'a> {
 
 /// The contents of a BIT STRING without its unused-bits octet, for the
 /// byte-aligned bit strings keys and signatures are.
-pub(crate) fn bit_string_bytes<'a>(element: &Tlv<'a>) -> Result<&'a [u8], X509Error> {
+pub fn bit_string_bytes<'a>(element: &Tlv<'a>) -> Result<&'a [u8], X509Error> {
     match element.value.split_first() {
         Some((0, bytes)) => Ok(bytes),
         _ => Err(X509Error::Malformed("BIT STRING: not byte-aligned".into())),
     }
 }
 
+/// An unsigned INTEGER's magnitude: its contents without the zero octets
+/// DER puts in front of a value whose top bit is set (for the fixed-width
+/// forms JOSE and raw keys want). Zero stays one octet.
+pub fn unsigned(integer: &[u8]) -> &[u8] {
+    let zeros = integer
+        .iter()
+        .take(integer.len().saturating_sub(1))
+        .take_while(|b| **b == 0)
+        .count();
+    &integer[zeros..]
+}
+
 /// An X.509 extension as read from a certificate or a request.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Extension<'a> {
+pub struct Extension<'a> {
     /// The OID's contents (without tag and length).
     pub oid: &'a [u8],
+    /// Whether a reader that does not understand it must refuse the whole.
     pub critical: bool,
     /// The contents of `extnValue`: the extension's own DER.
     pub value: &'a [u8],
 }
 
 /// Reads a `SEQUENCE OF Extension`'s contents.
-pub(crate) fn extensions(data: &[u8]) -> impl Iterator<Item = Result<Extension<'_>, X509Error>> {
+pub fn extensions(data: &[u8]) -> impl Iterator<Item = Result<Extension<'_>, X509Error>> {
     let mut reader = Reader::named(data, "extensions");
     std::iter::from_fn(move || {
         if reader.is_empty() {
@@ -178,11 +236,13 @@ pub(crate) fn extensions(data: &[u8]) -> impl Iterator<Item = Result<Extension<'
 /// Appends DER to a buffer. Lengths are patched in after the contents are
 /// written, so nested structures cost one pass and no intermediate buffers.
 #[derive(Debug, Default)]
-pub(crate) struct Writer {
+pub struct Writer {
+    /// What has been written so far.
     pub buf: Vec<u8>,
 }
 
 impl Writer {
+    /// A writer whose buffer starts with room for `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             buf: Vec::with_capacity(capacity),
@@ -309,6 +369,15 @@ mod tests {
         assert_eq!(encode(&[0, 0, 0x7f]), [0x02, 0x01, 0x7f]);
         assert_eq!(encode(&[0x80, 1]), [0x02, 0x03, 0x00, 0x80, 0x01]);
         assert_eq!(encode(&[0, 0]), [0x02, 0x01, 0x00]);
+    }
+
+    #[test]
+    fn unsigned_strips_sign_padding_only() {
+        assert_eq!(unsigned(&[0, 0x80, 1]), &[0x80, 1]);
+        assert_eq!(unsigned(&[0, 0, 5]), &[5]);
+        assert_eq!(unsigned(&[0]), &[0]);
+        assert_eq!(unsigned(&[0x7f]), &[0x7f]);
+        assert_eq!(unsigned(&[]), &[] as &[u8]);
     }
 
     #[test]

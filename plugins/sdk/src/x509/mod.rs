@@ -38,12 +38,12 @@
 //! Leaves of a CA issuer never outlive the CA: notAfter is capped at the
 //! CA's notAfter.
 
-mod der;
+pub mod der;
 mod names;
 pub mod pem;
 mod time;
 
-pub use names::CsrNames;
+pub use names::{CsrNames, common_name, distinguished_name};
 
 #[cfg(test)]
 mod tests;
@@ -128,7 +128,12 @@ pub enum X509Error {
     /// The CA certificate expired before the certificate would start.
     IssuerExpired,
     /// A URL from the issuer config that an IA5String cannot carry.
-    BadUrl { field: &'static str, value: String },
+    BadUrl {
+        /// The config field, e.g. `ocspServers`.
+        field: &'static str,
+        /// The URL as written.
+        value: String,
+    },
     /// The signer failed.
     Sign(String),
     /// Certificates that do not form one chain.

@@ -7,7 +7,9 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// One PEM block: its label (`CERTIFICATE`) and its decoded contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
+    /// The word after `BEGIN`, e.g. `CERTIFICATE`.
     pub label: String,
+    /// The base64 contents, decoded.
     pub der: Vec<u8>,
 }
 

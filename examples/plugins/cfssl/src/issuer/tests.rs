@@ -12,6 +12,17 @@ use serde_json::json;
 use super::*;
 use certwasm_plugin_sdk::types::IssuerKind;
 
+/// The exports as the SDK calls them: the config read first.
+fn validate(config: &IssuerConfig, host: &dyn CfsslHost) -> Result<Readiness, PluginError> {
+    let settings = certwasm_plugin_sdk::issuer::read_config::<crate::Cfssl>(config)?;
+    super::validate(&settings, config, host)
+}
+
+fn issue(request: &CertificateRequest, host: &dyn CfsslHost) -> Result<Issued, PluginError> {
+    let settings = certwasm_plugin_sdk::issuer::read_config::<crate::Cfssl>(&request.issuer)?;
+    super::issue(&settings, request, host)
+}
+
 const NOW: i64 = 1_790_000_000;
 
 type Responder = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, String>>;
@@ -421,4 +432,27 @@ fn signing_refusals_carry_cfssl_s_message() {
             .unwrap_err()
             .retryable
     );
+}
+
+#[test]
+fn every_san_kind_becomes_a_host() {
+    let key = OpensslKey::generate(KeyKind::EcdsaP256);
+    let csr = key.csr(
+        "/CN=example.com",
+        &["subjectAltName=DNS:example.com,DNS:www.example.com,IP:192.0.2.1,IP:2001:db8::1,email:a@example.com,URI:spiffe://example.com/a"],
+    );
+    assert_eq!(
+        csr_hosts(&csr).unwrap(),
+        [
+            "example.com",
+            "www.example.com",
+            "192.0.2.1",
+            "2001:db8::1",
+            "a@example.com",
+            "spiffe://example.com/a"
+        ]
+    );
+    let bare = key.csr("/CN=only-a-common-name", &[]);
+    assert!(csr_hosts(&bare).unwrap().is_empty());
+    assert!(csr_hosts("not a CSR").is_err());
 }
