@@ -23,7 +23,7 @@ pub fn table(report: &Report) -> String {
             "{:<width$}  {:<6}  {}\n",
             row.name,
             row.status.as_str(),
-            row.why
+            one_line(&row.why)
         ));
     }
     let count = |status| report.rows.iter().filter(|r| r.status == status).count();
@@ -35,6 +35,11 @@ pub fn table(report: &Report) -> String {
         count(Status::Skip)
     ));
     out
+}
+
+/// A why on one line: a crash's message can carry what the plugin printed.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The report as pretty JSON (see `verdict` for the fields).
