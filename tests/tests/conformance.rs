@@ -2,7 +2,9 @@
 //! `selfsigned` and `ca` pass; the bundled `vault` plugin, against a real
 //! OpenBao, passes every row but `is-ca` (cert-manager's Vault issuer has
 //! never issued CA certificates either); the deliberately faulty plugin of
-//! `tests/plugins/broken` fails exactly the rows of its faults. The
+//! `tests/plugins/broken` fails exactly the rows of its faults; the
+//! example CFSSL plugin, against a real `cfssl serve`, fails the rows where
+//! CFSSL's signing profiles decide instead of the request. The
 //! command runs in process with the arguments a user types, and the
 //! assertions are on its JSON report.
 
@@ -20,6 +22,11 @@ use clap::Parser as _;
 use serde_json::Value;
 
 const BROKEN_PLUGIN: &str = env!("CERTWASM_BROKEN_PLUGIN");
+const CFSSL_PLUGIN: &str = env!("CERTWASM_CFSSL_PLUGIN");
+
+#[path = "../../host/tests/common/cfssl.rs"]
+#[allow(dead_code)]
+mod cfssl;
 
 /// Every row of the battery, in order.
 const ROWS: [&str; 17] = [
@@ -505,6 +512,52 @@ spec:
     );
     assert!(
         why(&report, "egress").contains("to 127.0.0.1, all named in the issuer config"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn the_example_cfssl_plugin_shows_where_cfssl_profiles_decide() {
+    let server = cfssl::Cfssl::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = format!(
+        "apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {{name: cfssl, namespace: default}}
+spec:
+  plugin: {{name: cfssl, config: {{url: \"{}\", profile: server}}}}
+",
+        server.url()
+    );
+    let report = run(dir.path(), CFSSL_PLUGIN, &issuer, &[], &[]);
+    assert_rows(&report);
+    // The profile fixes the usages (no client auth) and the expiry (720h);
+    // Debian's CFSSL (a 2016 build) cannot verify an Ed25519 CSR, refuses
+    // a CA request by policy, and does not sign URI SANs.
+    assert_eq!(
+        rows_with(&report, "FAIL"),
+        [
+            "issue-ed25519",
+            "subject-alt-names",
+            "is-ca",
+            "usages",
+            "duration"
+        ],
+        "{report:#}\n{}",
+        server.log()
+    );
+    assert_eq!(
+        why(&report, "duration"),
+        "720h0m0s issued for 100h0m0s requested: longer than asked"
+    );
+    assert_eq!(
+        why(&report, "subject-alt-names"),
+        "missing: URI spiffe://example.com/conformance"
+    );
+    // CFSSL verifies the CSR's signature itself.
+    assert_eq!(
+        rows_with(&report, "WARN"),
+        Vec::<String>::new(),
         "{report:#}"
     );
 }
