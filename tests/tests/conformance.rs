@@ -184,9 +184,9 @@ fn secret(name: &str, fields: &[(&str, &str)]) -> String {
     yaml
 }
 
-#[test]
-fn the_bundled_ca_plugin_passes() {
-    let dir = tempfile::tempdir().unwrap();
+/// An Issuer for the bundled `ca` plugin and its Secret, with a CA that
+/// `openssl` made, valid for `days`.
+fn ca_issuer(dir: &Path, days: &str) -> (&'static str, String) {
     openssl(
         &[
             "req",
@@ -201,7 +201,7 @@ fn the_bundled_ca_plugin_passes() {
             "-out",
             "ca.crt",
             "-days",
-            "3650",
+            days,
             "-subj",
             "/CN=conformance CA",
             "-addext",
@@ -209,9 +209,9 @@ fn the_bundled_ca_plugin_passes() {
             "-addext",
             "keyUsage=critical,keyCertSign,cRLSign",
         ],
-        dir.path(),
+        dir,
     );
-    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     let ca_secret = secret(
         "ca-key-pair",
         &[("tls.crt", &read("ca.crt")), ("tls.key", &read("ca.key"))],
@@ -222,12 +222,54 @@ metadata: {name: ca, namespace: sandbox}
 spec:
   ca: {secretName: ca-key-pair}
 ";
+    (issuer, ca_secret)
+}
+
+#[test]
+fn the_bundled_ca_plugin_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (issuer, ca_secret) = ca_issuer(dir.path(), "3650");
     let report = run(dir.path(), "ca", issuer, &[&ca_secret], &[]);
     assert_passes(&report);
     assert_eq!(report["issuer"], "Issuer sandbox/ca");
     assert!(
         why(&report, "validate").contains("KeyPairVerified"),
         "{report:#}"
+    );
+}
+
+#[test]
+fn a_shorter_lifetime_warns_only_when_capped_by_the_ca_or_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    // A CA that expires in 48h cannot sign for the 100h requested:
+    // cert-manager's CA issuer caps the leaf at the CA's notAfter.
+    let (issuer, ca_secret) = ca_issuer(dir.path(), "2");
+    let capped = run(dir.path(), "ca", issuer, &[&ca_secret], &[]);
+    assert_eq!(
+        rows_with(&capped, "FAIL"),
+        Vec::<String>::new(),
+        "{capped:#}"
+    );
+    assert!(
+        why(&capped, "duration").contains("capped at the issuing CA's notAfter"),
+        "{capped:#}"
+    );
+
+    let explained = run(
+        dir.path(),
+        BROKEN_PLUGIN,
+        &broken_issuer(Some(&["halve-duration"])),
+        &[],
+        &[],
+    );
+    assert_eq!(
+        rows_with(&explained, "FAIL"),
+        Vec::<String>::new(),
+        "{explained:#}"
+    );
+    assert_eq!(
+        why(&explained, "duration"),
+        "50h0m0s issued for 100h0m0s requested; the plugin said: Issuing for half the requested duration: the upstream CA's policy caps lifetimes"
     );
 }
 

@@ -14,10 +14,11 @@
 //! Others, off by default: `pend-once` (answers pending once, then issues
 //! from its state: correct behaviour), `pend-forever`, `egress` (contacts
 //! a host the issuer config does not name), `hog-memory` (grows past any
-//! reasonable memory cap).
+//! reasonable memory cap), `halve-duration` (issues for half the requested
+//! duration and says so in a warning: acceptable, with a warning).
 
 use certwasm_plugin_sdk::bindings::Guest;
-use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, http};
+use certwasm_plugin_sdk::bindings::certwasm::issuer::{clock, http, log};
 use certwasm_plugin_sdk::host::HostKey;
 use certwasm_plugin_sdk::types::{
     CertificateRequest, HttpMethod, HttpRequest, IssueOutcome, Issued, IssuerConfig, Need, Pending,
@@ -158,6 +159,13 @@ fn issue(request: &CertificateRequest, faults: &[String]) -> Result<Issued, Plug
     let mut params = CertificateParams::for_request(request);
     if has("ignore-duration") {
         params.duration_seconds = None;
+    }
+    if has("halve-duration") {
+        params.duration_seconds = params.duration_seconds.map(|d| d / 2);
+        log::write(
+            log::Level::Warn,
+            "Issuing for half the requested duration: the upstream CA's policy caps lifetimes",
+        );
     }
     let handle = request
         .request_key
