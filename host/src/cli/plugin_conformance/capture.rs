@@ -76,13 +76,24 @@ pub struct Seen {
     pub warnings: Vec<String>,
 }
 
-/// A tracing layer that collects into a shared [`Seen`].
+/// A tracing layer that collects into a shared [`Seen`], and passes every
+/// event on to the subscriber it displaced (the `--log` output), so the
+/// user still sees what the plugin logs.
 #[derive(Debug, Clone, Default)]
 pub struct Watch {
     seen: Arc<Mutex<Seen>>,
+    forward: Option<tracing::Dispatch>,
 }
 
 impl Watch {
+    /// Collects, and forwards to `forward` (the subscriber in force).
+    pub fn forwarding_to(forward: tracing::Dispatch) -> Self {
+        Self {
+            seen: Arc::default(),
+            forward: Some(forward),
+        }
+    }
+
     /// Takes the warnings collected since the last call.
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut self.lock().warnings)
@@ -126,6 +137,11 @@ impl Fields {
 
 impl<S: Subscriber> Layer<S> for Watch {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if let Some(forward) = &self.forward
+            && forward.enabled(event.metadata())
+        {
+            forward.event(event);
+        }
         if *event.metadata().level() > Level::WARN {
             return;
         }

@@ -191,7 +191,7 @@ fn bad_signature(csr_pem: &str) -> Result<String> {
 
 /// Runs the whole battery; returns its rows in the table's order.
 pub fn run(plugin: &Plugin, setup: &IssuerSetup, plan: &Plan) -> Result<Vec<Row>> {
-    let watch = Watch::default();
+    let watch = Watch::forwarding_to(tracing::dispatcher::get_default(Clone::clone));
     let subscriber = tracing_subscriber::registry().with(watch.clone());
     tracing::subscriber::with_default(subscriber, || run_watched(plugin, setup, plan, watch))
 }
