@@ -1,6 +1,7 @@
 //! Builds the hostile plugin the sandbox tests run, and the plugins built
 //! against the frozen 0.1.0, 0.2.0 and 0.3.0 contracts that the version
-//! tests load, and the third-party CFSSL plugin of `examples/plugins/cfssl`.
+//! tests load, the third-party CFSSL plugin of `examples/plugins/cfssl`, and
+//! the deliberately faulty plugin the conformance tests run.
 
 #[path = "../build-support/guests.rs"]
 mod guests;
@@ -20,6 +21,7 @@ fn main() {
             "certwasm-legacy-0-2-plugin",
             "certwasm-legacy-0-3-plugin",
             "certwasm-plugin-cfssl",
+            "certwasm-broken-plugin",
         ],
         &["tests/plugins", "plugins/sdk", "wit", "examples/plugins"],
     );
@@ -46,5 +48,10 @@ fn main() {
     println!(
         "cargo:rustc-env=CERTWASM_CFSSL_PLUGIN={}",
         paths[4].display()
+    );
+    // Faulty on purpose: the conformance battery must catch each fault.
+    println!(
+        "cargo:rustc-env=CERTWASM_BROKEN_PLUGIN={}",
+        paths[5].display()
     );
 }

@@ -12,6 +12,8 @@ mod controller;
 mod inspect;
 mod kube_client;
 pub mod manifest;
+pub mod plugin_conformance;
+mod plugin_harness;
 pub mod plugin_info;
 mod plugin_load;
 pub mod plugin_new;
@@ -101,6 +103,9 @@ pub enum InspectCommand {
 pub enum PluginCommand {
     /// Run an issuer plugin alone: validate an Issuer, then issue a certificate.
     Test(Box<plugin_test::TestArgs>),
+    /// Check that a plugin behaves as cert-manager's issuers do: a fixed
+    /// battery, one PASS/FAIL row per check.
+    Conformance(Box<plugin_conformance::ConformanceArgs>),
     /// Print what a plugin says of itself.
     Info(plugin_info::InfoArgs),
     /// List the plugins bundled in this binary.
@@ -127,6 +132,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Plugin(PluginCommand::Test(args)) => plugin_test::run(*args),
+        Command::Plugin(PluginCommand::Conformance(args)) => plugin_conformance::run(*args),
         Command::Plugin(PluginCommand::Info(args)) => plugin_info::run(args),
         Command::Plugin(PluginCommand::List) => plugin_info::list(),
         Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),

@@ -8,23 +8,19 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
-use super::manifest::{read_issuer, read_secrets};
+use super::plugin_harness::{Finish, issue_until_done, read_setup};
 use super::{plugin_load, summary};
 use crate::bundle::manifest::parse_memory;
 use crate::clock::{Clock, SystemClock};
 use crate::go_duration;
 use crate::pki::{self, CsrSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, Subject};
-use crate::plugin::bindings::types::{
-    CertificateRequest, EventType, IssueOutcome, IssuerConfig, IssuerKind, Need,
-};
-use crate::plugin::secrets::MemorySecrets;
-use crate::plugin::selection::select_plugin;
-use crate::plugin::{CallEffects, CallLimits, CallStats, IssueCall, convert_usage};
+use crate::plugin::bindings::types::{CertificateRequest, EventType};
+use crate::plugin::{CallLimits, CallStats, convert_usage};
 
 /// Key algorithms, as cert-manager's `privateKey.algorithm`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -106,22 +102,8 @@ pub struct TestArgs {
 }
 
 pub fn run(args: TestArgs) -> Result<i32> {
-    let issuer = read_issuer(&args.issuer)?;
-    let plugin_name = match &args.plugin {
-        Some(name) => name.clone(),
-        None => select_plugin(&issuer.spec)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", args.issuer.display()))?
-            .plugin_name()
-            .to_owned(),
-    };
-
-    let secrets = Arc::new(MemorySecrets::default());
-    for path in &args.secrets {
-        for secret in read_secrets(path)? {
-            let namespace = secret.namespace.unwrap_or_else(|| issuer.namespace.clone());
-            secrets.insert(&namespace, &secret.name, secret.data);
-        }
-    }
+    let setup = read_setup(&args.issuer, &args.secrets)?;
+    let plugin_name = setup.plugin_name(args.plugin.as_deref(), &args.issuer)?;
 
     let (key, csr_pem) = match &args.csr {
         Some(path) => {
@@ -167,25 +149,13 @@ pub fn run(args: TestArgs) -> Result<i32> {
         info.issuer_types.join(", "),
         load_time.as_secs_f64() * 1e3
     );
-    if let Some(warning) = name_mismatch(&issuer.spec, info.name.as_str()) {
+    if let Some(warning) = name_mismatch(&setup.issuer.spec, info.name.as_str()) {
         eprintln!("warning: {warning}");
     }
 
-    let effects = CallEffects {
-        secrets: secrets.clone(),
-        ..CallEffects::default()
-    };
-    let config = IssuerConfig {
-        kind: if issuer.kind == "ClusterIssuer" {
-            IssuerKind::ClusterIssuer
-        } else {
-            IssuerKind::Issuer
-        },
-        name: issuer.name.clone(),
-        namespace: issuer.namespace.clone(),
-        spec_json: issuer.spec.to_string(),
-    };
-    let issuer_label = format!("{} {}/{}", issuer.kind, issuer.namespace, issuer.name);
+    let effects = setup.effects();
+    let config = setup.config.clone();
+    let issuer_label = &setup.label;
     match plugin.validate(&config, &effects, &limits)? {
         Ok(validated) => {
             let ready = &validated.readiness;
@@ -211,7 +181,7 @@ pub fn run(args: TestArgs) -> Result<i32> {
 
     let request = CertificateRequest {
         name: "plugin-test-1".to_owned(),
-        namespace: issuer.namespace.clone(),
+        namespace: setup.issuer.namespace.clone(),
         csr_pem: csr_pem.clone(),
         duration_seconds: duration.map(|d| d.as_secs()),
         is_ca: args.is_ca,
@@ -220,60 +190,51 @@ pub fn run(args: TestArgs) -> Result<i32> {
         request_key: None,
         annotations: Vec::new(),
     };
-    // As in the controllers: the request's key only for a plugin that
-    // declares it needs it.
-    let lent_key = key.clone().filter(|_| plugin.needs(Need::RequestKey));
-    let started = Instant::now();
-    let mut state = None;
-    let mut calls = CallCosts::default();
-    let issued = loop {
-        let call = IssueCall {
-            request: request.clone(),
-            request_key: lent_key.clone(),
-            state: state.take(),
-            presented_challenges: Vec::new(),
-        };
-        let (result, stats) = plugin.issue_measured(call, &effects, &limits)?;
-        calls.add(&stats);
-        match result {
-            Ok(IssueOutcome::Issued(issued)) => break issued,
-            Ok(IssueOutcome::Pending(pending)) => {
-                for event in &pending.events {
-                    let kind = match event.type_ {
-                        EventType::Normal => "Normal",
-                        EventType::Warning => "Warning",
-                    };
-                    println!("  {kind:<7} {:<20} {}", event.reason, event.message);
-                }
-                println!("  Pending: {}", pending.waiting_for);
-                let wait = Duration::from_millis(pending.retry_after_ms);
-                if started.elapsed() + wait > give_up {
-                    eprintln!(
-                        "Gave up after {:?}: still pending ({})",
-                        give_up, pending.waiting_for
-                    );
-                    return Ok(1);
-                }
-                std::thread::sleep(wait);
-                state = Some(pending.state);
+    let issuance = issue_until_done(
+        &plugin,
+        &request,
+        key.as_ref(),
+        &effects,
+        &limits,
+        give_up,
+        |pending| {
+            for event in &pending.events {
+                let kind = match event.type_ {
+                    EventType::Normal => "Normal",
+                    EventType::Warning => "Warning",
+                };
+                println!("  {kind:<7} {:<20} {}", event.reason, event.message);
             }
-            Err(failure) => {
-                eprintln!(
-                    "Issuance failed, reason {}: {}{}",
-                    failure.reason,
-                    failure.message,
-                    if failure.retryable {
-                        " (retrying later could succeed)"
-                    } else {
-                        ""
-                    }
-                );
-                return Ok(1);
-            }
+            println!("  Pending: {}", pending.waiting_for);
+        },
+    );
+    let issued = match issuance.finish {
+        Finish::Issued(issued) => issued,
+        Finish::Crashed(crash) => return Err(crash.into()),
+        Finish::GaveUp { waiting_for } => {
+            eprintln!("Gave up after {give_up:?}: still pending ({waiting_for})");
+            return Ok(1);
+        }
+        Finish::Refused(failure) => {
+            eprintln!(
+                "Issuance failed, reason {}: {}{}",
+                failure.reason,
+                failure.message,
+                if failure.retryable {
+                    " (retrying later could succeed)"
+                } else {
+                    ""
+                }
+            );
+            return Ok(1);
         }
     };
-    let took = started.elapsed();
-    println!("{}", calls.describe(&limits));
+    let took = issuance.took;
+    let mut costs = CallCosts::default();
+    for stats in &issuance.stats {
+        costs.add(stats);
+    }
+    println!("{}", costs.describe(&limits));
 
     let now = SystemClock.now_unix_seconds();
     summary::print(
