@@ -388,7 +388,7 @@ fn egress_and_memory_faults_fail_their_rows() {
         BROKEN_PLUGIN,
         &broken_issuer(Some(&["hog-memory"])),
         &[],
-        &["--memory-limit-mib", "32"],
+        &["--call-memory", "32Mi"],
     );
     assert!(
         rows_with(&hog, "FAIL").contains(&"limits".to_owned()),

@@ -61,9 +61,10 @@ pub struct ConformanceArgs {
     /// Per-call deadline (Go duration).
     #[arg(long, default_value = "10s")]
     pub call_deadline: String,
-    /// Per-call memory cap, in MiB.
-    #[arg(long, default_value_t = 64)]
-    pub memory_limit_mib: usize,
+    /// Per-call memory cap, a quantity of bytes such as 64Mi (as
+    /// `plugin test --call-memory` and a bundle entry's `memory`).
+    #[arg(long, default_value = "64Mi")]
+    pub call_memory: String,
     /// Where compiled plugins are cached.
     #[arg(long, env = "CERTWASM_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -77,7 +78,8 @@ pub fn conform(args: &ConformanceArgs) -> Result<Report> {
         duration: go_duration::parse(&args.duration).context("--duration")?,
         limits: CallLimits {
             deadline: go_duration::parse(&args.call_deadline).context("--call-deadline")?,
-            memory_bytes: args.memory_limit_mib << 20,
+            memory_bytes: crate::bundle::manifest::parse_memory(&args.call_memory)
+                .map_err(|why| anyhow::anyhow!("--call-memory {:?}: {why}", args.call_memory))?,
             ..CallLimits::default()
         },
         give_up: go_duration::parse(&args.timeout).context("--timeout")?,
