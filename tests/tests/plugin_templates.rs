@@ -1,0 +1,369 @@
+//! The JavaScript and Python plugin templates (`templates/plugin/js`,
+//! `templates/plugin/python`) as a plugin author uses them: rendered into a
+//! fresh project, built with the template's own build command, its native
+//! unit tests run, then `certwasm plugin test` with a CA that `openssl`
+//! made, and the issued certificate checked with `openssl verify`. A
+//! Secret that holds no CA must come back as the plugin's own error (the
+//! language's error mapping), not as a trap.
+//!
+//! The toolchains (componentize-js in `.tools/node`, componentize-py and
+//! asn1crypto in `.tools/py`) come from `scripts/setup`. Without them the
+//! tests say so and pass, except under `CI`, where they fail.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use certwasm::plugin::bindings::types::{IssuerConfig, IssuerKind};
+use certwasm::plugin::secrets::{MemorySecrets, SecretData};
+use certwasm::plugin::{CallEffects, CallLimits, Plugin, PluginEngine};
+use clap::Parser as _;
+
+/// The name the projects are made with: the `-` checks that `{{module}}`
+/// differs from `{{name}}` where it must.
+const NAME: &str = "test-ca";
+const WIT_PACKAGE: &str = "certwasm:issuer@0.4.0";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
+}
+
+fn tools() -> PathBuf {
+    workspace().join(".tools")
+}
+
+/// Applies the template rules: every file of `templates/plugin/<lang>` is
+/// written under `dir` at the same relative path, with `{{name}}`,
+/// `{{module}}` and `{{wit_package}}` replaced in names and contents, and
+/// the WIT contract is copied to `wit/issuer.wit`.
+fn scaffold(lang: &str, name: &str, dir: &Path) {
+    let module = name.replace('-', "_");
+    let render = |text: &str| {
+        text.replace("{{name}}", name)
+            .replace("{{module}}", &module)
+            .replace("{{wit_package}}", WIT_PACKAGE)
+    };
+    let template = workspace().join("templates/plugin").join(lang);
+    let mut pending = vec![template.clone()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(&template).unwrap().to_str().unwrap();
+            let target = dir.join(render(relative));
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::write(&target, render(&std::fs::read_to_string(&path).unwrap())).unwrap();
+            std::fs::set_permissions(&target, std::fs::metadata(&path).unwrap().permissions())
+                .unwrap();
+        }
+    }
+    std::fs::create_dir_all(dir.join("wit")).unwrap();
+    std::fs::copy(
+        workspace().join("wit/issuer.wit"),
+        dir.join("wit/issuer.wit"),
+    )
+    .unwrap();
+}
+
+/// Whether `program args` runs and succeeds.
+fn runs(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether the toolchain is there; when it is not, panics under `CI` and
+/// otherwise says why the test does nothing.
+fn toolchain_ready(lang: &str, missing: Option<String>) -> bool {
+    let Some(missing) = missing else {
+        return true;
+    };
+    let message = format!("the {lang} plugin template test needs {missing} (run scripts/setup)");
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    assert!(!ci, "{message}");
+    eprintln!("SKIPPED: {message}");
+    false
+}
+
+/// Runs a command in `dir`, failing the test with its output if it fails.
+fn run_in(dir: &Path, command: &mut Command, what: &str) {
+    let output = command.current_dir(dir).output().unwrap_or_else(|e| {
+        panic!("{what}: cannot start {:?}: {e}", command.get_program());
+    });
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "openssl {args:?} failed:\n{text}");
+    text
+}
+
+/// A certificate and key made by `openssl req -x509` in `dir`
+/// (`<name>.crt`, `<name>.key`), with the given basic constraints.
+fn make_certificate(dir: &Path, name: &str, constraints: &str) -> (String, String) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-subj",
+            &format!("/CN={name}"),
+            "-days",
+            "30",
+            "-addext",
+            constraints,
+        ],
+    );
+    let read = |file: String| std::fs::read_to_string(dir.join(file)).unwrap();
+    (read(format!("{name}.crt")), read(format!("{name}.key")))
+}
+
+/// A `kubernetes.io/tls` Secret manifest holding `crt` and `key`.
+fn secret_yaml(name: &str, crt: &str, key: &str) -> String {
+    let block = |pem: &str| {
+        pem.lines()
+            .map(|line| format!("    {line}\n"))
+            .collect::<String>()
+    };
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: default\n\
+         type: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
+        block(crt),
+        block(key)
+    )
+}
+
+/// Builds the rendered project, runs its unit tests, issues through
+/// `certwasm plugin test` and checks the result with openssl, then checks
+/// that a Secret with no CA is the plugin's error.
+fn issue_through_template(project: &Path, work: &Path, wasm: &Path) {
+    // The template's sample Issuer, as the user would run it: it names the
+    // Secret `<name>-ca`.
+    let issuer = project.join("issuer.yaml");
+    let issuer_text = std::fs::read_to_string(&issuer).unwrap();
+    assert!(issuer_text.contains(&format!("name: {NAME}-ca")), "{issuer_text}");
+    let (ca_crt, ca_key) = make_certificate(work, "ca", "basicConstraints=critical,CA:TRUE");
+    let secret = work.join("ca-secret.yaml");
+    std::fs::write(&secret, secret_yaml(&format!("{NAME}-ca"), &ca_crt, &ca_key)).unwrap();
+
+    let cache = work.join("cache");
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    let out = work.join("out");
+    let cli = certwasm::cli::Cli::try_parse_from([
+        "certwasm",
+        "plugin",
+        "test",
+        "--plugin",
+        &path(wasm),
+        "--issuer",
+        &path(&issuer),
+        "--secret",
+        &path(&secret),
+        "--dns-name",
+        "example.com",
+        "--dns-name",
+        "www.example.com",
+        "--ip-address",
+        "127.0.0.1",
+        "--out",
+        &path(&out),
+        "--cache-dir",
+        &path(&cache),
+    ])
+    .unwrap();
+    assert_eq!(certwasm::cli::run(cli).unwrap(), 0, "plugin test fails");
+
+    let verified = openssl(work, &["verify", "-CAfile", "ca.crt", "out/tls.crt"]);
+    assert!(verified.contains("out/tls.crt: OK"), "{verified}");
+    let text = openssl(work, &["x509", "-noout", "-text", "-in", "out/tls.crt"]);
+    assert!(
+        text.contains("DNS:example.com, DNS:www.example.com, IP Address:127.0.0.1"),
+        "{text}"
+    );
+    assert!(text.contains("Issuer: CN = ca"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("ca.crt")).unwrap().trim(),
+        ca_crt.trim(),
+        "ca.crt is the CA"
+    );
+
+    // A Secret whose certificate is no CA: the plugin's error, worded as
+    // the template words it, and final. (The compiled code is in the cache
+    // now, so this load is quick.)
+    let (leaf_crt, leaf_key) = make_certificate(work, "leaf", "basicConstraints=critical,CA:FALSE");
+    let secrets = Arc::new(MemorySecrets::default());
+    secrets.insert(
+        "default",
+        &format!("{NAME}-ca"),
+        SecretData::from([
+            ("tls.crt".to_owned(), leaf_crt.into_bytes()),
+            ("tls.key".to_owned(), leaf_key.into_bytes()),
+        ]),
+    );
+    let effects = CallEffects {
+        secrets,
+        ..CallEffects::default()
+    };
+    let engine = PluginEngine::new(Some(cache)).unwrap();
+    let (plugin, _) = Plugin::load(&engine, NAME, &std::fs::read(wasm).unwrap()).unwrap();
+    assert_eq!(plugin.info().name, NAME);
+    let config = IssuerConfig {
+        kind: IssuerKind::Issuer,
+        name: NAME.into(),
+        namespace: "default".into(),
+        spec_json: serde_json::json!({
+            "plugin": {"name": NAME, "config": {"caSecretRef": {"name": format!("{NAME}-ca")}}}
+        })
+        .to_string(),
+    };
+    let error = plugin
+        .validate(&config, &effects, &CallLimits::default())
+        .expect("the call completes: an error, not a trap")
+        .expect_err("a certificate that is no CA is refused");
+    assert_eq!(error.reason, "ErrInvalidKeyPair");
+    assert_eq!(
+        error.message,
+        format!("Invalid CA in Secret {NAME}-ca: tls.crt is not a CA certificate")
+    );
+    assert!(!error.retryable);
+}
+
+#[test]
+fn javascript_template_issues_a_certificate() {
+    let modules = tools().join("node/node_modules");
+    let missing = if !runs("node", &["--version"]) || !runs("npm", &["--version"]) {
+        Some("node and npm".to_owned())
+    } else if !modules
+        .join("@bytecodealliance/componentize-js/package.json")
+        .exists()
+    {
+        Some(format!("componentize-js in {}", modules.display()))
+    } else {
+        None
+    };
+    if !toolchain_ready("JavaScript", missing) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join(NAME);
+    scaffold("js", NAME, &project);
+    // What `npm install` would fetch, from the copy scripts/setup made.
+    std::os::unix::fs::symlink(&modules, project.join("node_modules")).unwrap();
+    let npm = |script: &str| {
+        let mut command = Command::new("npm");
+        command
+            .args(["run", script])
+            .env("npm_config_update_notifier", "false")
+            .env("npm_config_offline", "true");
+        command
+    };
+    run_in(&project, &mut npm("build"), "npm run build");
+    run_in(&project, &mut npm("test"), "npm test");
+    issue_through_template(&project, work.path(), &project.join(format!("{NAME}.wasm")));
+}
+
+#[test]
+fn python_template_issues_a_certificate() {
+    let bin = tools().join("py/bin");
+    let python = bin.join("python");
+    let missing = if !bin.join("componentize-py").exists() {
+        Some(format!("componentize-py in {}", bin.display()))
+    } else if !runs(&python, &["-c", "import asn1crypto"]) {
+        Some(format!("asn1crypto for {}", python.display()))
+    } else {
+        None
+    };
+    if !toolchain_ready("Python", missing) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join(NAME);
+    scaffold("python", NAME, &project);
+    // The venv first on PATH, as an activated virtualenv would have it.
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run_in(
+        &project,
+        Command::new(project.join("build.sh")).env("PATH", &path),
+        "./build.sh",
+    );
+    run_in(
+        &project,
+        Command::new(&python)
+            .args(["-m", "unittest", "-v"])
+            .env("PATH", &path),
+        "python -m unittest",
+    );
+    issue_through_template(&project, work.path(), &project.join(format!("{NAME}.wasm")));
+}
+
+/// The placeholder rules: file names and contents, `{{module}}` with `_`.
+#[test]
+fn scaffold_renders_names_and_contents() {
+    let work = tempfile::tempdir().unwrap();
+    scaffold("python", "my-ca", work.path());
+    let module = work.path().join("my_ca.py");
+    assert!(module.exists(), "{{{{module}}}}.py becomes my_ca.py");
+    let app = std::fs::read_to_string(work.path().join("app.py")).unwrap();
+    assert!(app.contains("import my_ca as logic"), "{app}");
+    assert!(app.contains("name=\"my-ca\""), "{app}");
+    let mut leftovers = Vec::new();
+    for lang in ["js", "python"] {
+        let dir = work.path().join(lang);
+        scaffold(lang, "my-ca", &dir);
+        let mut pending = vec![dir];
+        while let Some(folder) = pending.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if std::fs::read_to_string(&path).unwrap().contains("{{") {
+                    leftovers.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(leftovers.is_empty(), "placeholders left: {leftovers:?}");
+    assert!(
+        std::fs::read_to_string(work.path().join("wit/issuer.wit"))
+            .unwrap()
+            .contains(&format!("package {WIT_PACKAGE};"))
+    );
+}
