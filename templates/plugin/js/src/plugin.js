@@ -8,8 +8,8 @@
 // - an import's `result` error is thrown, as an object whose `payload` is the
 //   WIT `host-error` ({ tag: 'unavailable', val: 'why' });
 // - an export's `result` error must be thrown the same way: an object whose
-//   `payload` is the `plugin-error` record (IssuerError does that). Any other
-//   throw traps the call and the host reports an opaque failure.
+//   `payload` is the `plugin-error` record (IssuerError does that). A plain
+//   Error traps the call, with a message that does not say why.
 
 import { load, publicKey, sign } from 'certwasm:issuer/signer@0.4.0';
 import { get } from 'certwasm:issuer/secrets@0.4.0';
