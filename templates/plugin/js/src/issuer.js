@@ -349,10 +349,13 @@ export function buildTbs(request, ca, algorithm, nowUnix, serial) {
   if (request.isCa) bits |= (1 << 5) | (1 << 6);
   const extended = [...new Set(usages.filter((u) => u in EXTENDED_USAGES).map((u) => EXTENDED_USAGES[u]))];
 
-  // A positive INTEGER: clear the top bit, and never zero.
+  // A positive INTEGER: the top bit cleared, never zero, and no leading
+  // zero bytes (DER's minimal encoding; Go's parser refuses others).
   const serialBytes = Uint8Array.from(serial);
   serialBytes[0] &= 0x7f;
   if (serialBytes.every((b) => b === 0)) serialBytes[15] = 1;
+  let first = 0;
+  while (first < 15 && serialBytes[first] === 0 && serialBytes[first + 1] < 0x80) first++;
 
   const extensions = [];
   if (bits) extensions.push(extension(OIDS.keyUsage, true, keyUsageValue(bits)));
@@ -370,7 +373,7 @@ export function buildTbs(request, ca, algorithm, nowUnix, serial) {
 
   return seq(
     bytes(0xa0, 0x03, 0x02, 0x01, 0x02), // version v3
-    tlv(0x02, serialBytes),
+    tlv(0x02, serialBytes.subarray(first)),
     algorithm.der,
     ca.subject,
     seq(encodeTime(nowUnix), encodeTime(notAfter)),

@@ -82,6 +82,24 @@ test('a requested duration, isCA and extended usages', () => {
   assert.match(keyUsage, /Certificate Sign, CRL Sign/);
 });
 
+test('serials are positive, minimal DER integers', () => {
+  const parsedCa = readCa(ca.crt, signer.publicKey, 'ca', 'SecretInvalidData');
+  // The contents of the serial's INTEGER, read from the certificate's DER.
+  const serial = (bytes) => {
+    const { certificateChainPem } = signRequest(request({}), parsedCa, signer, NOW, Uint8Array.from(bytes));
+    const der = new X509Certificate(certificateChainPem).raw;
+    const inside = (at) => at + 2 + (der[at + 1] & 0x80 ? der[at + 1] & 0x7f : 0);
+    const at = inside(inside(0)) + 5; // into the certificate, the TBS, past the version
+    assert.equal(der[at], 0x02, 'an INTEGER');
+    return der.subarray(at + 2, at + 2 + der[at + 1]).toString('hex');
+  };
+  const tail = new Array(14).fill(0x11);
+  assert.equal(serial([0x00, 0x05, ...tail]), '05' + '11'.repeat(14));
+  assert.equal(serial([0x00, 0x85, ...tail]), '0085' + '11'.repeat(14));
+  assert.equal(serial([0x80, 0x00, ...tail]), '11'.repeat(14), 'top bit cleared, zeros dropped');
+  assert.equal(serial(new Array(16).fill(0)), '01');
+});
+
 test('a CSR with no subject gets a critical SAN extension', () => {
   const parsedCa = readCa(ca.crt, signer.publicKey, 'ca', 'SecretInvalidData');
   const csrPem = makeCsr('/', 'DNS:only.example.com');
