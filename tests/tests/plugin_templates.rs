@@ -74,12 +74,23 @@ fn scaffold(lang: &str, name: &str, dir: &Path) {
     .unwrap();
 }
 
-/// Whether `program args` runs and succeeds.
+/// Whether `program args` runs and succeeds (saying why not, if not).
 fn runs(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
+    match Command::new(program.as_ref()).args(args).output() {
+        Ok(output) if output.status.success() => true,
+        Ok(output) => {
+            eprintln!(
+                "{:?} {args:?}: {}",
+                program.as_ref(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            false
+        }
+        Err(e) => {
+            eprintln!("{:?}: {e}", program.as_ref());
+            false
+        }
+    }
 }
 
 /// Whether the toolchain is there; when it is not, panics under `CI` and
@@ -175,10 +186,17 @@ fn issue_through_template(project: &Path, work: &Path, wasm: &Path) {
     // Secret `<name>-ca`.
     let issuer = project.join("issuer.yaml");
     let issuer_text = std::fs::read_to_string(&issuer).unwrap();
-    assert!(issuer_text.contains(&format!("name: {NAME}-ca")), "{issuer_text}");
+    assert!(
+        issuer_text.contains(&format!("name: {NAME}-ca")),
+        "{issuer_text}"
+    );
     let (ca_crt, ca_key) = make_certificate(work, "ca", "basicConstraints=critical,CA:TRUE");
     let secret = work.join("ca-secret.yaml");
-    std::fs::write(&secret, secret_yaml(&format!("{NAME}-ca"), &ca_crt, &ca_key)).unwrap();
+    std::fs::write(
+        &secret,
+        secret_yaml(&format!("{NAME}-ca"), &ca_crt, &ca_key),
+    )
+    .unwrap();
 
     let cache = work.join("cache");
     let path = |p: &Path| p.to_str().unwrap().to_owned();
