@@ -17,9 +17,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use certwasm::plugin::bindings::types::{IssuerConfig, IssuerKind};
+use std::time::{Duration, Instant};
+
+use certwasm::pki::{self, CsrSpec, KeyAlgorithm, PrivateKey, Subject};
+use certwasm::plugin::bindings::types::{
+    CertificateRequest, IssueOutcome, IssuerConfig, IssuerKind,
+};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
-use certwasm::plugin::{CallEffects, CallLimits, Plugin, PluginEngine};
+use certwasm::plugin::{CallEffects, CallLimits, IssueCall, Plugin, PluginEngine};
 use clap::Parser as _;
 
 /// The name the projects are made with: the `-` checks that `{{module}}`
@@ -178,9 +183,22 @@ fn secret_yaml(name: &str, crt: &str, key: &str) -> String {
     )
 }
 
-/// Builds the rendered project, runs its unit tests, issues through
-/// `certwasm plugin test` and checks the result with openssl, then checks
-/// that a Secret with no CA is the plugin's error.
+/// The Issuer of the template's `issuer.yaml`, as the host hands it over.
+fn issuer_config() -> IssuerConfig {
+    IssuerConfig {
+        kind: IssuerKind::Issuer,
+        name: NAME.into(),
+        namespace: "default".into(),
+        spec_json: serde_json::json!({
+            "plugin": {"name": NAME, "config": {"caSecretRef": {"name": format!("{NAME}-ca")}}}
+        })
+        .to_string(),
+    }
+}
+
+/// Issues with the built project's component through `certwasm plugin
+/// test` and checks the result with openssl, then checks that a Secret
+/// with no CA is the plugin's error.
 fn issue_through_template(project: &Path, work: &Path, wasm: &Path) {
     // The template's sample Issuer, as the user would run it: it names the
     // Secret `<name>-ca`.
@@ -259,17 +277,8 @@ fn issue_through_template(project: &Path, work: &Path, wasm: &Path) {
     let engine = PluginEngine::new(Some(cache)).unwrap();
     let (plugin, _) = Plugin::load(&engine, NAME, &std::fs::read(wasm).unwrap()).unwrap();
     assert_eq!(plugin.info().name, NAME);
-    let config = IssuerConfig {
-        kind: IssuerKind::Issuer,
-        name: NAME.into(),
-        namespace: "default".into(),
-        spec_json: serde_json::json!({
-            "plugin": {"name": NAME, "config": {"caSecretRef": {"name": format!("{NAME}-ca")}}}
-        })
-        .to_string(),
-    };
     let error = plugin
-        .validate(&config, &effects, &CallLimits::default())
+        .validate(&issuer_config(), &effects, &CallLimits::default())
         .expect("the call completes: an error, not a trap")
         .expect_err("a certificate that is no CA is refused");
     assert_eq!(error.reason, "ErrInvalidKeyPair");
@@ -280,76 +289,204 @@ fn issue_through_template(project: &Path, work: &Path, wasm: &Path) {
     assert!(!error.retryable);
 }
 
+/// What is missing to build `lang`'s template, if anything.
+fn missing_toolchain(lang: &str) -> Option<String> {
+    let bin = tools().join("py/bin");
+    let modules = tools().join("node/node_modules");
+    match lang {
+        "js" if !runs("node", &["--version"]) || !runs("npm", &["--version"]) => {
+            Some("node and npm".to_owned())
+        }
+        "js" if !modules
+            .join("@bytecodealliance/componentize-js/package.json")
+            .exists() =>
+        {
+            Some(format!("componentize-js in {}", modules.display()))
+        }
+        "python" if !bin.join("componentize-py").exists() => {
+            Some(format!("componentize-py in {}", bin.display()))
+        }
+        "python" if !runs(bin.join("python"), &["-c", "import asn1crypto"]) => {
+            Some(format!("asn1crypto for {}", bin.join("python").display()))
+        }
+        _ => None,
+    }
+}
+
+/// Renders `lang`'s template as project `NAME` in `work`, builds it with
+/// the template's own build command and, if `unit_tests`, runs its native
+/// unit tests. Returns the component's path, or none (with a message)
+/// when the toolchain is missing outside CI.
+fn build_project(lang: &str, work: &Path, unit_tests: bool) -> Option<PathBuf> {
+    let label = if lang == "js" { "JavaScript" } else { "Python" };
+    if !toolchain_ready(label, missing_toolchain(lang)) {
+        return None;
+    }
+    let project = work.join(NAME);
+    scaffold(lang, NAME, &project);
+    // The virtualenv first on PATH, as an activated one would have it.
+    let path = format!(
+        "{}:{}",
+        tools().join("py/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    if lang == "js" {
+        // What `npm install` would fetch, from the copy scripts/setup made.
+        std::os::unix::fs::symlink(
+            tools().join("node/node_modules"),
+            project.join("node_modules"),
+        )
+        .unwrap();
+        let npm = |script: &str| {
+            let mut command = Command::new("npm");
+            command
+                .args(["run", script])
+                .env("npm_config_update_notifier", "false")
+                .env("npm_config_offline", "true");
+            command
+        };
+        run_in(&project, &mut npm("build"), "npm run build");
+        if unit_tests {
+            run_in(&project, &mut npm("test"), "npm test");
+        }
+    } else {
+        run_in(
+            &project,
+            Command::new(project.join("build.sh")).env("PATH", &path),
+            "./build.sh",
+        );
+        if unit_tests {
+            run_in(
+                &project,
+                Command::new(tools().join("py/bin/python"))
+                    .args(["-m", "unittest", "-v"])
+                    .env("PATH", &path),
+                "python -m unittest",
+            );
+        }
+    }
+    Some(project.join(format!("{NAME}.wasm")))
+}
+
 #[test]
 fn javascript_template_issues_a_certificate() {
-    let modules = tools().join("node/node_modules");
-    let missing = if !runs("node", &["--version"]) || !runs("npm", &["--version"]) {
-        Some("node and npm".to_owned())
-    } else if !modules
-        .join("@bytecodealliance/componentize-js/package.json")
-        .exists()
-    {
-        Some(format!("componentize-js in {}", modules.display()))
-    } else {
-        None
-    };
-    if !toolchain_ready("JavaScript", missing) {
-        return;
-    }
     let work = tempfile::tempdir().unwrap();
-    let project = work.path().join(NAME);
-    scaffold("js", NAME, &project);
-    // What `npm install` would fetch, from the copy scripts/setup made.
-    std::os::unix::fs::symlink(&modules, project.join("node_modules")).unwrap();
-    let npm = |script: &str| {
-        let mut command = Command::new("npm");
-        command
-            .args(["run", script])
-            .env("npm_config_update_notifier", "false")
-            .env("npm_config_offline", "true");
-        command
-    };
-    run_in(&project, &mut npm("build"), "npm run build");
-    run_in(&project, &mut npm("test"), "npm test");
-    issue_through_template(&project, work.path(), &project.join(format!("{NAME}.wasm")));
+    if let Some(wasm) = build_project("js", work.path(), true) {
+        issue_through_template(&work.path().join(NAME), work.path(), &wasm);
+    }
 }
 
 #[test]
 fn python_template_issues_a_certificate() {
-    let bin = tools().join("py/bin");
-    let python = bin.join("python");
-    let missing = if !bin.join("componentize-py").exists() {
-        Some(format!("componentize-py in {}", bin.display()))
-    } else if !runs(&python, &["-c", "import asn1crypto"]) {
-        Some(format!("asn1crypto for {}", python.display()))
-    } else {
-        None
-    };
-    if !toolchain_ready("Python", missing) {
-        return;
-    }
     let work = tempfile::tempdir().unwrap();
-    let project = work.path().join(NAME);
-    scaffold("python", NAME, &project);
-    // The venv first on PATH, as an activated virtualenv would have it.
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    run_in(
-        &project,
-        Command::new(project.join("build.sh")).env("PATH", &path),
-        "./build.sh",
-    );
-    run_in(
-        &project,
-        Command::new(&python)
-            .args(["-m", "unittest", "-v"])
-            .env("PATH", &path),
-        "python -m unittest",
-    );
-    issue_through_template(&project, work.path(), &project.join(format!("{NAME}.wasm")));
+    if let Some(wasm) = build_project("python", work.path(), true) {
+        issue_through_template(&work.path().join(NAME), work.path(), &wasm);
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Each template's component: its size, the first load with an empty
+/// cache (compiling it), a load from the cache, and the median of 50
+/// `issue` calls in one process (a fresh instance per call, as the
+/// controllers make them, and the host's signature).
+/// `cargo test -p certwasm-tests --test plugin_templates -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark: prints figures"]
+fn benchmark_template_plugins() {
+    const CALLS: usize = 50;
+    for lang in ["js", "python"] {
+        let work = tempfile::tempdir().unwrap();
+        let Some(wasm) = build_project(lang, work.path(), false) else {
+            continue;
+        };
+        let bytes = std::fs::read(&wasm).unwrap();
+        let cache = work.path().join("cache");
+        let started = Instant::now();
+        let engine = PluginEngine::new(Some(cache.clone())).unwrap();
+        Plugin::load(&engine, NAME, &bytes).unwrap();
+        let cold = started.elapsed();
+        let started = Instant::now();
+        let engine = PluginEngine::new(Some(cache)).unwrap();
+        let (plugin, _) = Plugin::load(&engine, NAME, &bytes).unwrap();
+        let warm = started.elapsed();
+
+        let (ca_crt, ca_key) =
+            make_certificate(work.path(), "ca", "basicConstraints=critical,CA:TRUE");
+        let secrets = Arc::new(MemorySecrets::default());
+        secrets.insert(
+            "default",
+            &format!("{NAME}-ca"),
+            SecretData::from([
+                ("tls.crt".to_owned(), ca_crt.into_bytes()),
+                ("tls.key".to_owned(), ca_key.into_bytes()),
+            ]),
+        );
+        let effects = CallEffects {
+            secrets,
+            ..CallEffects::default()
+        };
+        let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let csr_pem = pki::build_csr(
+            &CsrSpec {
+                common_name: Some("example.com".into()),
+                literal_subject: None,
+                subject: Subject::default(),
+                dns_names: vec!["example.com".into()],
+                ip_addresses: Vec::new(),
+                uris: Vec::new(),
+                email_addresses: Vec::new(),
+                usages: Vec::new(),
+                is_ca: false,
+                encode_usages_in_request: true,
+            },
+            &key,
+        )
+        .unwrap();
+        let call = || IssueCall {
+            request: CertificateRequest {
+                name: "bench-1".into(),
+                namespace: "default".into(),
+                csr_pem: csr_pem.clone(),
+                duration_seconds: None,
+                is_ca: false,
+                usages: Vec::new(),
+                issuer: issuer_config(),
+                request_key: None,
+                annotations: Vec::new(),
+            },
+            request_key: None,
+            state: None,
+            presented_challenges: Vec::new(),
+        };
+        let calls: Vec<Duration> = (0..=CALLS)
+            .map(|_| {
+                let started = Instant::now();
+                let outcome = plugin
+                    .issue(call(), &effects, &CallLimits::default())
+                    .unwrap();
+                let took = started.elapsed();
+                assert!(
+                    matches!(outcome, Ok(IssueOutcome::Issued(_))),
+                    "{outcome:?}"
+                );
+                took
+            })
+            .collect();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "{lang} template: component {:.1} MiB; cold load (compile) {:.0} ms; \
+             warm load (cache) {:.1} ms; issue median of {CALLS} {:.2} ms (first call {:.2} ms)",
+            bytes.len() as f64 / (1024.0 * 1024.0),
+            ms(cold),
+            ms(warm),
+            ms(median(calls[1..].to_vec())),
+            ms(calls[0])
+        );
+    }
 }
 
 /// The placeholder rules: file names and contents, `{{module}}` with `_`.
