@@ -390,9 +390,9 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 /// Each template's component: its size, the first load with an empty
-/// cache (compiling it), a load from the cache, and the median of 50
-/// `issue` calls in one process (a fresh instance per call, as the
-/// controllers make them, and the host's signature).
+/// cache (compiling it), a load from the cache, and the medians of 50
+/// `validate` and `issue` calls in one process (a fresh instance per call,
+/// as the controllers make them; `issue` includes the host's signature).
 /// `cargo test -p certwasm-tests --test plugin_templates -- --ignored --nocapture`
 #[test]
 #[ignore = "benchmark: prints figures"]
@@ -462,29 +462,46 @@ fn benchmark_template_plugins() {
             state: None,
             presented_challenges: Vec::new(),
         };
-        let calls: Vec<Duration> = (0..=CALLS)
+        let validations: Vec<Duration> = (0..CALLS)
             .map(|_| {
                 let started = Instant::now();
                 let outcome = plugin
-                    .issue(call(), &effects, &CallLimits::default())
+                    .validate(&issuer_config(), &effects, &CallLimits::default())
+                    .unwrap();
+                let took = started.elapsed();
+                assert!(outcome.is_ok(), "{outcome:?}");
+                took
+            })
+            .collect();
+        let mut peak_memory = 0;
+        let calls: Vec<Duration> = (0..=CALLS)
+            .map(|_| {
+                let started = Instant::now();
+                let (outcome, stats) = plugin
+                    .issue_measured(call(), &effects, &CallLimits::default())
                     .unwrap();
                 let took = started.elapsed();
                 assert!(
                     matches!(outcome, Ok(IssueOutcome::Issued(_))),
                     "{outcome:?}"
                 );
+                peak_memory = peak_memory.max(stats.peak_memory_bytes);
                 took
             })
             .collect();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let mib = |n: usize| n as f64 / (1024.0 * 1024.0);
         println!(
             "{lang} template: component {:.1} MiB; cold load (compile) {:.0} ms; \
-             warm load (cache) {:.1} ms; issue median of {CALLS} {:.2} ms (first call {:.2} ms)",
-            bytes.len() as f64 / (1024.0 * 1024.0),
+             warm load (cache) {:.1} ms; medians of {CALLS}: issue {:.2} ms (after a first \
+             call of {:.2} ms), validate {:.2} ms; peak linear memory of an issue call {:.1} MiB",
+            mib(bytes.len()),
             ms(cold),
             ms(warm),
             ms(median(calls[1..].to_vec())),
-            ms(calls[0])
+            ms(calls[0]),
+            ms(median(validations)),
+            mib(peak_memory)
         );
     }
 }
