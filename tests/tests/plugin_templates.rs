@@ -287,6 +287,32 @@ fn issue_through_template(project: &Path, work: &Path, wasm: &Path) {
         format!("Invalid CA in Secret {NAME}-ca: tls.crt is not a CA certificate")
     );
     assert!(!error.retryable);
+
+    // No tls.key: the host's `not-found` from `signer.load`, caught in the
+    // language's way and turned into the plugin's error with the host's
+    // sentence after its own words; final, as only `unavailable` is not.
+    let secrets = Arc::new(MemorySecrets::default());
+    secrets.insert(
+        "default",
+        &format!("{NAME}-ca"),
+        SecretData::from([("tls.crt".to_owned(), ca_crt.into_bytes())]),
+    );
+    let effects = CallEffects {
+        secrets,
+        ..CallEffects::default()
+    };
+    let error = plugin
+        .validate(&issuer_config(), &effects, &CallLimits::default())
+        .expect("the call completes: an error, not a trap")
+        .expect_err("a Secret with no key is refused");
+    assert_eq!(error.reason, "ErrGetKeyPair");
+    let prefix = format!("Failed to load the CA key from Secret {NAME}-ca: ");
+    assert!(
+        error.message.len() > prefix.len() && error.message.starts_with(&prefix),
+        "{}",
+        error.message
+    );
+    assert!(!error.retryable);
 }
 
 /// What is missing to build `lang`'s template, if anything.
