@@ -3,8 +3,9 @@
 //! fresh project, built with the template's own build command, its native
 //! unit tests run, then `certwasm plugin test` with a CA that `openssl`
 //! made, and the issued certificate checked with `openssl verify`. A
-//! Secret that holds no CA must come back as the plugin's own error (the
-//! language's error mapping), not as a trap.
+//! Secret that holds no CA, and a host error (a Secret with no key), must
+//! come back as the plugin's own error (the language's error mapping), not
+//! as a trap.
 //!
 //! The toolchains (componentize-js in `.tools/node`, componentize-py and
 //! asn1crypto in `.tools/py`) come from `scripts/setup`. Without them the
@@ -16,7 +17,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-
 use std::time::{Duration, Instant};
 
 use certwasm::pki::{self, CsrSpec, KeyAlgorithm, PrivateKey, Subject};
