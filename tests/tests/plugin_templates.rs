@@ -1,15 +1,16 @@
-//! The JavaScript and Python plugin templates (`templates/plugin/js`,
-//! `templates/plugin/python`) as a plugin author uses them: rendered into a
-//! fresh project, built with the template's own build command, its native
-//! unit tests run, then `certwasm plugin test` with a CA that `openssl`
-//! made, and the issued certificate checked with `openssl verify`. A
-//! Secret that holds no CA, and a host error (a Secret with no key), must
-//! come back as the plugin's own error (the language's error mapping), not
-//! as a trap.
+//! The plugin templates (`templates/plugin/{rust,js,python}`) as a plugin
+//! author uses them: a fresh project made by `certwasm plugin new`, built
+//! with the template's own build command, its native unit tests run, then
+//! `certwasm plugin test` with a CA that `openssl` made, the issued
+//! certificate checked with `openssl verify`, and `certwasm plugin
+//! conformance`, which must find no failing row. A Secret that holds no CA,
+//! and a host error (a Secret with no key), must come back as the plugin's
+//! own error (the language's error mapping), not as a trap.
 //!
-//! The toolchains (componentize-js in `.tools/node`, componentize-py and
-//! asn1crypto in `.tools/py`) come from `scripts/setup`. Without them the
-//! tests say so and pass, except under `CI`, where they fail.
+//! The toolchains (the wasm32-wasip2 target, componentize-js in
+//! `.tools/node`, componentize-py and asn1crypto in `.tools/py`) come from
+//! `scripts/setup`. Without them the tests say so and pass, except under
+//! `CI`, where they fail.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -43,40 +44,25 @@ fn tools() -> PathBuf {
     workspace().join(".tools")
 }
 
-/// Applies the template rules: every file of `templates/plugin/<lang>` is
-/// written under `dir` at the same relative path, with `{{name}}`,
-/// `{{module}}` and `{{wit_package}}` replaced in names and contents, and
-/// the WIT contract is copied to `wit/issuer.wit`.
+/// Makes project `name` in `dir` as an author would: `certwasm plugin new
+/// NAME --lang LANG --dir DIR`, a Rust project depending on this
+/// workspace's SDK.
 fn scaffold(lang: &str, name: &str, dir: &Path) {
-    let module = name.replace('-', "_");
-    let render = |text: &str| {
-        text.replace("{{name}}", name)
-            .replace("{{module}}", &module)
-            .replace("{{wit_package}}", WIT_PACKAGE)
-    };
-    let template = workspace().join("templates/plugin").join(lang);
-    let mut pending = vec![template.clone()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let relative = path.strip_prefix(&template).unwrap().to_str().unwrap();
-            let target = dir.join(render(relative));
-            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-            std::fs::write(&target, render(&std::fs::read_to_string(&path).unwrap())).unwrap();
-            std::fs::set_permissions(&target, std::fs::metadata(&path).unwrap().permissions())
-                .unwrap();
-        }
-    }
-    std::fs::create_dir_all(dir.join("wit")).unwrap();
-    std::fs::copy(
-        workspace().join("wit/issuer.wit"),
-        dir.join("wit/issuer.wit"),
-    )
+    let sdk = workspace().join("plugins/sdk");
+    let cli = certwasm::cli::Cli::try_parse_from([
+        "certwasm",
+        "plugin",
+        "new",
+        name,
+        "--lang",
+        lang,
+        "--dir",
+        dir.to_str().unwrap(),
+        "--sdk",
+        sdk.to_str().unwrap(),
+    ])
     .unwrap();
+    assert_eq!(certwasm::cli::run(cli).unwrap(), 0, "plugin new fails");
 }
 
 /// Whether `program args` runs and succeeds (saying why not, if not).
@@ -243,6 +229,36 @@ fn issue_through_template(project: &Path, work: &Path, wasm: &Path) {
     .unwrap();
     assert_eq!(certwasm::cli::run(cli).unwrap(), 0, "plugin test fails");
 
+    // The conformance battery, as an author would run it before shipping:
+    // no failing row (a warning, e.g. a duration capped at the CA's end,
+    // is cert-manager's own behaviour).
+    let conformance = certwasm::cli::Cli::try_parse_from([
+        "certwasm",
+        "plugin",
+        "conformance",
+        &path(wasm),
+        "--issuer",
+        &path(&issuer),
+        "--secret",
+        &path(&secret),
+        "--output",
+        "json",
+        "--cache-dir",
+        &path(&cache),
+    ])
+    .unwrap();
+    let certwasm::cli::Command::Plugin(certwasm::cli::PluginCommand::Conformance(args)) =
+        conformance.command
+    else {
+        panic!("not the conformance command");
+    };
+    let report = certwasm::cli::plugin_conformance::conform(&args).unwrap();
+    assert!(
+        report.passed,
+        "plugin conformance found a failing row:\n{}",
+        serde_json::to_string_pretty(&report).unwrap()
+    );
+
     let verified = openssl(work, &["verify", "-CAfile", "ca.crt", "out/tls.crt"]);
     assert!(verified.contains("out/tls.crt: OK"), "{verified}");
     let text = openssl(work, &["x509", "-noout", "-text", "-in", "out/tls.crt"]);
@@ -329,6 +345,17 @@ fn missing_toolchain(lang: &str) -> Option<String> {
         {
             Some(format!("componentize-js in {}", modules.display()))
         }
+        "rust" if !runs("rustup", &["target", "list", "--installed"]) => Some("rustup".to_owned()),
+        "rust"
+            if !Command::new("rustup")
+                .args(["target", "list", "--installed"])
+                .output()
+                .is_ok_and(|out| {
+                    String::from_utf8_lossy(&out.stdout).contains("wasm32-wasip2")
+                }) =>
+        {
+            Some("the wasm32-wasip2 target".to_owned())
+        }
         "python" if !bin.join("componentize-py").exists() => {
             Some(format!("componentize-py in {}", bin.display()))
         }
@@ -344,7 +371,11 @@ fn missing_toolchain(lang: &str) -> Option<String> {
 /// unit tests. Returns the component's path, or none (with a message)
 /// when the toolchain is missing outside CI.
 fn build_project(lang: &str, work: &Path, unit_tests: bool) -> Option<PathBuf> {
-    let label = if lang == "js" { "JavaScript" } else { "Python" };
+    let label = match lang {
+        "rust" => "Rust",
+        "js" => "JavaScript",
+        _ => "Python",
+    };
     if !toolchain_ready(label, missing_toolchain(lang)) {
         return None;
     }
@@ -356,7 +387,39 @@ fn build_project(lang: &str, work: &Path, unit_tests: bool) -> Option<PathBuf> {
         tools().join("py/bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    if lang == "js" {
+    if lang == "rust" {
+        // The workspace's lock file, so that the project builds with the
+        // crate versions already fetched (offline once setup has run), and
+        // one target directory for every run of this test.
+        std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+        let cargo = |args: &[&str]| {
+            let mut command = Command::new(if args.is_empty() {
+                "./build.sh"
+            } else {
+                "cargo"
+            });
+            command.args(args).env(
+                "CARGO_TARGET_DIR",
+                workspace().join("target/plugin-templates"),
+            );
+            // The outer test run's settings are not the project's.
+            for var in [
+                "RUSTC_WRAPPER",
+                "RUSTC_WORKSPACE_WRAPPER",
+                "CARGO_ENCODED_RUSTFLAGS",
+                "RUSTFLAGS",
+                "CARGO_BUILD_TARGET",
+                "CARGO_MAKEFLAGS",
+            ] {
+                command.env_remove(var);
+            }
+            command
+        };
+        run_in(&project, &mut cargo(&[]), "./build.sh");
+        if unit_tests {
+            run_in(&project, &mut cargo(&["test"]), "cargo test");
+        }
+    } else if lang == "js" {
         // What `npm install` would fetch, from the copy scripts/setup made.
         std::os::unix::fs::symlink(
             tools().join("node/node_modules"),
@@ -392,6 +455,14 @@ fn build_project(lang: &str, work: &Path, unit_tests: bool) -> Option<PathBuf> {
         }
     }
     Some(project.join(format!("{NAME}.wasm")))
+}
+
+#[test]
+fn rust_template_issues_a_certificate() {
+    let work = tempfile::tempdir().unwrap();
+    if let Some(wasm) = build_project("rust", work.path(), true) {
+        issue_through_template(&work.path().join(NAME), work.path(), &wasm);
+    }
 }
 
 #[test]

@@ -8,6 +8,10 @@ plain strings (`"server-auth"`, `"ecdsa-p256-sha256"`) so this module does
 not need the generated bindings.
 """
 
+# componentize-py bundles only the modules imported at build time; asn1crypto
+# looks these codecs up by name when it encodes URI and email SANs.
+import encodings.cp1252  # noqa: F401
+import encodings.idna  # noqa: F401
 import json
 from datetime import datetime, timezone
 

@@ -15,7 +15,7 @@ use certwasm_plugin_sdk::types::{
     CertificateRequest, Issued, IssuerConfig, PluginError, Readiness,
 };
 use certwasm_plugin_sdk::x509::{self, Certificate, CertificateParams, Signer};
-use certwasm_plugin_sdk::{Issuer, Outcome, ResultExt, failed, host_failure, retry_later};
+use certwasm_plugin_sdk::{Issuer, Outcome, ResultExt, failed, host_failure};
 use serde::Deserialize;
 
 /// `spec.plugin.config`.
@@ -33,18 +33,38 @@ pub struct SecretRef {
     pub name: String,
 }
 
-/// Reads the CA certificate from the Secret's `tls.crt`. A Secret that is
-/// wrong now may be fixed later, so these errors are retried.
-pub fn read_ca(name: &str, tls_crt: Option<&[u8]>) -> Result<Certificate, PluginError> {
-    let tls_crt = tls_crt
-        .ok_or_else(|| retry_later("SecretInvalidData", format!("Secret {name} has no tls.crt")))?;
-    let ca = Certificate::from_pem(&String::from_utf8_lossy(tls_crt))
-        .or_retry("SecretInvalidData", &format!("Secret {name}: bad tls.crt"))?;
+/// The reasons a call gives when the CA cannot be used, as cert-manager's
+/// CA issuer gives them: `validate` (the Issuer's Ready condition) and
+/// `issue` (the request's) word the same failures differently.
+#[derive(Debug, Clone, Copy)]
+pub struct Reasons {
+    /// The Secret or its key cannot be read.
+    pub get: &'static str,
+    /// The Secret is there, but what it holds cannot be the CA.
+    pub invalid: &'static str,
+}
+
+/// For `validate`.
+pub const ISSUER_REASONS: Reasons = Reasons {
+    get: "ErrGetKeyPair",
+    invalid: "ErrInvalidKeyPair",
+};
+
+/// For `issue`.
+pub const REQUEST_REASONS: Reasons = Reasons {
+    get: "SecretGetError",
+    invalid: "SecretInvalidData",
+};
+
+/// Reads the CA certificate from the Secret's `tls.crt`. Fixing the Secret
+/// is a change someone must make, so these errors are final; the host calls
+/// `validate` again when the Secret changes.
+pub fn read_ca(name: &str, tls_crt: Option<&[u8]>, reason: &str) -> Result<Certificate, PluginError> {
+    let why = format!("Invalid CA in Secret {name}");
+    let tls_crt = tls_crt.ok_or_else(|| failed(reason, format!("{why}: it has no tls.crt")))?;
+    let ca = Certificate::from_pem(&String::from_utf8_lossy(tls_crt)).or_fail(reason, &why)?;
     if !ca.is_ca() {
-        return Err(retry_later(
-            "SecretInvalidData",
-            format!("Secret {name}: tls.crt is not a CA certificate"),
-        ));
+        return Err(failed(reason, format!("{why}: tls.crt is not a CA certificate")));
     }
     Ok(ca)
 }
@@ -76,29 +96,26 @@ pub fn sign(
 }
 
 /// The CA certificate and a handle to its key, which stays in the host.
-fn load_ca(secret: &SecretRef) -> Result<(Certificate, HostKey), PluginError> {
+fn load_ca(secret: &SecretRef, reasons: Reasons) -> Result<(Certificate, HostKey), PluginError> {
     let name = &secret.name;
     let data = secrets::get(name)
-        .map_err(host_failure(
-            "SecretGetError",
-            "Failed to read the CA Secret",
-        ))?
+        .map_err(host_failure(reasons.get, &format!("Failed to read the CA Secret {name}")))?
         .ok_or_else(|| {
-            retry_later(
-                "SecretMissing",
-                format!("Referenced secret {name} not found"),
+            failed(
+                reasons.get,
+                format!("Failed to read the CA Secret {name}: it does not exist"),
             )
         })?;
-    let ca = read_ca(name, data.field("tls.crt"))?;
+    let ca = read_ca(name, data.field("tls.crt"), reasons.invalid)?;
     let key = HostKey::load(name, "tls.key").map_err(|e| PluginError {
-        reason: "SecretInvalidData".into(),
-        message: format!("Failed to load tls.key of Secret {name}: {e}"),
+        reason: reasons.get.into(),
+        message: format!("Failed to load the CA key from Secret {name}: {e}"),
         retryable: e.is_retryable(),
     })?;
     if !ca.key_matches(&key) {
         return Err(failed(
-            "SecretInvalidData",
-            format!("Secret {name}: tls.key is not the key of tls.crt"),
+            reasons.invalid,
+            format!("Invalid CA in Secret {name}: tls.key is not the key of tls.crt"),
         ));
     }
     Ok((ca, key))
@@ -117,7 +134,7 @@ impl Issuer for Plugin {
     const DESCRIPTION: &'static str = "Certificates signed by a CA kept in a Secret.";
 
     fn validate(config: &Config, _issuer: &IssuerConfig) -> Result<Readiness, PluginError> {
-        let (ca, _key) = load_ca(&config.ca_secret_ref)?;
+        let (ca, _key) = load_ca(&config.ca_secret_ref, ISSUER_REASONS)?;
         let subject = x509::distinguished_name(ca.subject_der()).unwrap_or_default();
         Ok(Readiness {
             reason: "KeyPairVerified".into(),
@@ -130,7 +147,7 @@ impl Issuer for Plugin {
         request: &CertificateRequest,
         _state: Option<()>,
     ) -> Result<Outcome<()>, PluginError> {
-        let (ca, key) = load_ca(&config.ca_secret_ref)?;
+        let (ca, key) = load_ca(&config.ca_secret_ref, REQUEST_REASONS)?;
         let serial = x509::random_serial().or_retry("SigningError", "Error signing certificate")?;
         sign(&ca, &key, request, clock::now_unix_seconds(), serial).map(Outcome::from)
     }
@@ -193,10 +210,14 @@ mod tests {
             [3; 16],
         )
         .unwrap();
-        let error = read_ca("the-ca", Some(leaf.as_bytes())).unwrap_err();
-        assert_eq!(error.reason, "SecretInvalidData");
-        assert!(error.retryable);
-        assert!(read_ca("the-ca", None).is_err());
+        let error = read_ca("the-ca", Some(leaf.as_bytes()), "ErrInvalidKeyPair").unwrap_err();
+        assert_eq!(error.reason, "ErrInvalidKeyPair");
+        assert_eq!(
+            error.message,
+            "Invalid CA in Secret the-ca: tls.crt is not a CA certificate"
+        );
+        assert!(!error.retryable);
+        assert!(read_ca("the-ca", None, "ErrInvalidKeyPair").is_err());
     }
 
     #[test]
