@@ -59,6 +59,13 @@ fn main() -> std::process::ExitCode {
     purge_freed_memory_at_once();
     raise_open_file_limit();
     let cli = certwasm::cli::Cli::parse();
+    if cli.prints_and_exits() {
+        // SAFETY: restoring the default disposition of one signal, before
+        // any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let filter = EnvFilter::try_new(cli.log_filter()).unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

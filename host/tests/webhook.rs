@@ -201,3 +201,42 @@ fn admission_reviews_are_answered_as_the_embedded_api_admits() {
     );
     assert_eq!(answer["response"]["allowed"], false);
 }
+
+/// What cert-manager needs cainjector for: the webhook writes its CA into
+/// the `caBundle` of every webhook of its Validating- and
+/// MutatingWebhookConfiguration, so that the API server trusts it.
+#[test]
+fn the_ca_is_injected_into_the_webhook_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Embedded::start_with(dir.path(), &["--api-only"]);
+    server.kubectl_ok(&["create", "namespace", "cert-manager"]);
+    let configuration = |kind: &str, path: &str| {
+        format!(
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: {kind}\nmetadata:\n  name: certwasm-webhook\nwebhooks:\n- name: webhook.cert-manager.io\n  admissionReviewVersions: [v1]\n  sideEffects: None\n  failurePolicy: Fail\n  clientConfig:\n    url: https://localhost:10250{path}\n  rules:\n  - apiGroups: [cert-manager.io]\n    apiVersions: [v1]\n    operations: [CREATE, UPDATE]\n    resources: [\"*/*\"]\n"
+        )
+    };
+    server.apply_ok(&configuration(
+        "ValidatingWebhookConfiguration",
+        "/validate",
+    ));
+    server.apply_ok(&configuration("MutatingWebhookConfiguration", "/mutate"));
+
+    let _webhook = start_webhook(&server);
+    let ca = ca_pem(&server);
+    for kind in [
+        "validatingwebhookconfiguration",
+        "mutatingwebhookconfiguration",
+    ] {
+        let bundle = server.kubectl_ok(&[
+            "get",
+            kind,
+            "certwasm-webhook",
+            "-o",
+            "jsonpath={.webhooks[0].clientConfig.caBundle}",
+        ]);
+        let bundle = base64::engine::general_purpose::STANDARD
+            .decode(bundle.trim())
+            .expect("a caBundle, base64");
+        assert_eq!(bundle, ca, "{kind}");
+    }
+}

@@ -495,7 +495,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 #[ignore = "benchmark: prints figures"]
 fn benchmark_template_plugins() {
     const CALLS: usize = 50;
-    for lang in ["js", "python"] {
+    for lang in ["rust", "js", "python"] {
         let work = tempfile::tempdir().unwrap();
         let Some(wasm) = build_project(lang, work.path(), false) else {
             continue;

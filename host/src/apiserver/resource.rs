@@ -300,8 +300,33 @@ fn builtin_types() -> Vec<ResourceType> {
 
     let leases = ResourceType::builtin("coordination.k8s.io", "Lease", "leases", true);
 
+    // Stored and served, never called: the embedded API runs admission
+    // itself. They are here so that `certwasm webhook` (which writes its CA
+    // into them) and the Helm chart's objects can be tried against it.
+    let validating_webhooks = ResourceType::builtin(
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        false,
+    );
+    let mutating_webhooks = ResourceType::builtin(
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        false,
+    );
+
     vec![
-        namespaces, secrets, configmaps, services, events, events_v1, ingresses, leases,
+        namespaces,
+        secrets,
+        configmaps,
+        services,
+        events,
+        events_v1,
+        ingresses,
+        leases,
+        validating_webhooks,
+        mutating_webhooks,
     ]
 }
 

@@ -39,6 +39,22 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Whether the command only prints and exits, so that a closed stdout
+    /// (`certwasm plugin test ... | head`) should end it quietly, as it
+    /// ends other command-line tools, rather than as a panic. Servers keep
+    /// Rust's default (SIGPIPE ignored): a client hanging up must never
+    /// kill them.
+    pub fn prints_and_exits(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Plugin(_)
+                | Command::Crds
+                | Command::Status(_)
+                | Command::Inspect(_)
+                | Command::Check(_)
+        )
+    }
+
     /// The log filter to install: `--log`, plus, for the `plugin` commands,
     /// what the plugin prints (an author running `plugin test` wants to see
     /// their `println!` / `console.log` / `print` without learning a filter

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use clap::Args;
 
 use super::manifest::{IssuerManifest, read_issuer, read_secrets};
 use crate::pki::PrivateKey;
@@ -22,6 +23,39 @@ use crate::plugin::bindings::types::{
 use crate::plugin::secrets::MemorySecrets;
 use crate::plugin::selection::select_plugin;
 use crate::plugin::{CallEffects, CallLimits, CallStats, IssueCall, Plugin, PluginCallError};
+
+/// The per-call limits and the compiled-plugin cache, as both commands
+/// take them (and as a bundle entry's `timeout` and `memory` set them for a
+/// deployed plugin).
+#[derive(Debug, Clone, Args)]
+pub struct CallArgs {
+    /// Per-call deadline (Go duration).
+    #[arg(long, default_value = "10s")]
+    pub call_deadline: String,
+    /// Per-call memory cap, a quantity of bytes such as 64Mi.
+    #[arg(long, default_value = "64Mi")]
+    pub call_memory: String,
+    /// Where compiled plugins are cached.
+    #[arg(long, env = "CERTWASM_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl CallArgs {
+    /// The limits every call runs under.
+    pub fn limits(&self) -> Result<CallLimits> {
+        Ok(CallLimits {
+            deadline: crate::go_duration::parse(&self.call_deadline).context("--call-deadline")?,
+            memory_bytes: crate::bundle::manifest::parse_memory(&self.call_memory)
+                .map_err(|why| anyhow::anyhow!("--call-memory {:?}: {why}", self.call_memory))?,
+            ..CallLimits::default()
+        })
+    }
+
+    /// `--cache-dir`, else the default cache.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        self.cache_dir.clone().or_else(super::default_cache_dir)
+    }
+}
 
 /// An Issuer manifest and the Secrets it needs, ready for plugin calls.
 #[derive(Debug)]

@@ -13,9 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
-use super::plugin_harness::{Finish, issue_until_done, read_setup};
+use super::plugin_harness::{CallArgs, Finish, issue_until_done, read_setup};
 use super::{plugin_load, summary};
-use crate::bundle::manifest::parse_memory;
 use crate::clock::{Clock, SystemClock};
 use crate::go_duration;
 use crate::pki::{self, CsrSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, Subject};
@@ -89,16 +88,8 @@ pub struct TestArgs {
     /// Give up on a pending issuance after this long (Go duration).
     #[arg(long, default_value = "5m")]
     pub timeout: String,
-    /// Per-call deadline (Go duration).
-    #[arg(long, default_value = "10s")]
-    pub call_deadline: String,
-    /// Per-call memory cap, a quantity of bytes such as 64Mi (a bundle
-    /// entry's `memory` sets it for a deployed plugin).
-    #[arg(long, default_value = "64Mi")]
-    pub call_memory: String,
-    /// Where compiled plugins are cached.
-    #[arg(long, env = "CERTWASM_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub call: CallArgs,
 }
 
 pub fn run(args: TestArgs) -> Result<i32> {
@@ -131,16 +122,10 @@ pub fn run(args: TestArgs) -> Result<i32> {
         .map(|u| KeyUsage::from_cert_manager(u).map_err(anyhow::Error::from))
         .collect::<Result<Vec<_>>>()
         .context("--usage")?;
-    let limits = CallLimits {
-        deadline: go_duration::parse(&args.call_deadline).context("--call-deadline")?,
-        memory_bytes: parse_memory(&args.call_memory)
-            .map_err(|why| anyhow::anyhow!("--call-memory {:?}: {why}", args.call_memory))?,
-        ..CallLimits::default()
-    };
+    let limits = args.call.limits()?;
     let give_up = go_duration::parse(&args.timeout).context("--timeout")?;
 
-    let cache_dir = args.cache_dir.clone().or_else(super::default_cache_dir);
-    let (plugin, source, load_time) = plugin_load::load(&plugin_name, cache_dir)?;
+    let (plugin, source, load_time) = plugin_load::load(&plugin_name, args.call.cache_dir())?;
     let info = plugin.info();
     println!(
         "Plugin {} {} (serves {}), loaded in {:.1} ms ({source:?})",

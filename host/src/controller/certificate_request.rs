@@ -198,6 +198,49 @@ async fn resolve_issuer(
     }
 }
 
+/// A request that can never be signed as it stands: `InvalidRequest=True`
+/// with `reason`, `Ready=False` reason `Failed` (final: `failureTime` set),
+/// and a warning event with `event_reason`, all saying `message`.
+async fn fail_invalid_request(
+    context: &Context,
+    request: &CertificateRequest,
+    reason: &str,
+    event_reason: &str,
+    message: &str,
+) -> Result<(), ControllerError> {
+    write_status(context, request, |s| {
+        let c = condition(
+            &s.conditions,
+            "InvalidRequest",
+            ConditionStatus::True,
+            reason,
+            message,
+        );
+        conditions::upsert(&mut s.conditions, c);
+        let c = condition(
+            &s.conditions,
+            "Ready",
+            ConditionStatus::False,
+            "Failed",
+            message,
+        );
+        conditions::upsert(&mut s.conditions, c);
+        s.failure_time = Some(to_time(time::OffsetDateTime::now_utc()));
+    })
+    .await?;
+    context
+        .recorder
+        .publish(
+            request,
+            COMPONENT,
+            EventType::Warning,
+            event_reason,
+            message,
+        )
+        .await;
+    Ok(())
+}
+
 async fn reconcile(
     request: Arc<CertificateRequest>,
     context: Arc<Context>,
@@ -218,36 +261,7 @@ async fn reconcile(
     }
     // Stored without admission and failing its rules: never signed.
     if let Some(refusal) = request_refusal(&request) {
-        write_status(&context, &request, |s| {
-            let c = condition(
-                &s.conditions,
-                "InvalidRequest",
-                ConditionStatus::True,
-                INVALID_SPEC,
-                &refusal,
-            );
-            conditions::upsert(&mut s.conditions, c);
-            let c = condition(
-                &s.conditions,
-                "Ready",
-                ConditionStatus::False,
-                "Failed",
-                &refusal,
-            );
-            conditions::upsert(&mut s.conditions, c);
-            s.failure_time = Some(to_time(time::OffsetDateTime::now_utc()));
-        })
-        .await?;
-        context
-            .recorder
-            .publish(
-                &*request,
-                COMPONENT,
-                EventType::Warning,
-                INVALID_SPEC,
-                &refusal,
-            )
-            .await;
+        fail_invalid_request(&context, &request, INVALID_SPEC, INVALID_SPEC, &refusal).await?;
         return Ok(Action::await_change());
     }
     let approved = is_true(&request, "Approved");
@@ -298,36 +312,14 @@ async fn reconcile(
     let csr_pem = String::from_utf8_lossy(&request.spec.request.0).into_owned();
     if let Err(err) = pki::parse_csr(&csr_pem) {
         let message = format!("Failed to decode CSR in spec.request: {err}");
-        write_status(&context, &request, |s| {
-            let c = condition(
-                &s.conditions,
-                "InvalidRequest",
-                ConditionStatus::True,
-                "RequestParsingError",
-                &message,
-            );
-            conditions::upsert(&mut s.conditions, c);
-            let c = condition(
-                &s.conditions,
-                "Ready",
-                ConditionStatus::False,
-                "Failed",
-                &message,
-            );
-            conditions::upsert(&mut s.conditions, c);
-            s.failure_time = Some(to_time(time::OffsetDateTime::now_utc()));
-        })
+        fail_invalid_request(
+            &context,
+            &request,
+            "RequestParsingError",
+            "DecodeError",
+            &message,
+        )
         .await?;
-        context
-            .recorder
-            .publish(
-                &*request,
-                COMPONENT,
-                EventType::Warning,
-                "DecodeError",
-                &message,
-            )
-            .await;
         return Ok(Action::await_change());
     }
 

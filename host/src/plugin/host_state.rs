@@ -116,7 +116,11 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 
 /// What one call may do, and the effects it acts through.
 pub(crate) struct CallContext {
+    /// The plugin as its `info()` names it, for log lines.
     pub(crate) plugin: String,
+    /// The name the host knows it by (the bundle entry whose grants apply),
+    /// for refusals an operator fixes in the bundle.
+    pub(crate) entry: String,
     /// What the call is for, e.g. `CertificateRequest default/web-1`.
     pub(crate) subject: String,
     /// Namespace the issuer's Secrets live in.
@@ -186,6 +190,7 @@ impl CallContext {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         plugin: String,
+        entry: String,
         subject: String,
         namespace: String,
         allowed_secrets: BTreeSet<String>,
@@ -200,6 +205,7 @@ impl CallContext {
     ) -> Self {
         Self {
             plugin,
+            entry,
             subject,
             namespace,
             allowed_secrets,
@@ -223,7 +229,7 @@ impl CallContext {
     /// the host's log: a plugin probing for other Secrets is worth noticing.
     fn check_secret(&self, name: &str) -> Result<(), HostError> {
         self.grants
-            .may_read_secrets(&self.plugin)
+            .may_read_secrets(&self.entry)
             .map_err(|e| HostError::Denied(e.to_string()))?;
         if self.allowed_secrets.contains(name) {
             return Ok(());
@@ -326,7 +332,7 @@ impl signer::Host for HostState {
     ) -> Result<String, HostError> {
         self.call
             .grants
-            .may_generate_keys(&self.call.plugin)
+            .may_generate_keys(&self.call.entry)
             .map_err(|e| HostError::Denied(e.to_string()))?;
         self.call.check_secret(&secret_name)?;
         let key = PrivateKey::generate(convert::key_algorithm(algorithm))
@@ -400,7 +406,7 @@ impl CallContext {
         };
         let (url, host) = call.egress.check_url(&request.url).map_err(denied)?;
         call.grants
-            .allows_host(&call.plugin, &host)
+            .allows_host(&call.entry, &host)
             .map_err(|e| HostError::Denied(e.to_string()))?;
         if (client_identity.is_some() || server_name.is_some()) && url.scheme() != "https" {
             // Silently sending without them would be worse than failing:

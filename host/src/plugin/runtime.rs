@@ -550,6 +550,7 @@ impl Plugin {
         let started = Instant::now();
         let call = CallContext::new(
             self.label().to_owned(),
+            self.name.clone(),
             subject.to_owned(),
             config.namespace.clone(),
             referenced_secrets(&spec),

@@ -19,10 +19,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
-use super::plugin_harness::read_setup;
+use super::plugin_harness::{CallArgs, read_setup};
 use super::plugin_load;
 use crate::go_duration;
-use crate::plugin::CallLimits;
 pub use verdict::{Report, Row, Status};
 
 /// How the report is printed.
@@ -58,16 +57,8 @@ pub struct ConformanceArgs {
     /// Give up on a pending issuance after this long (Go duration).
     #[arg(long, default_value = "2m")]
     pub timeout: String,
-    /// Per-call deadline (Go duration).
-    #[arg(long, default_value = "10s")]
-    pub call_deadline: String,
-    /// Per-call memory cap, a quantity of bytes such as 64Mi (as
-    /// `plugin test --call-memory` and a bundle entry's `memory`).
-    #[arg(long, default_value = "64Mi")]
-    pub call_memory: String,
-    /// Where compiled plugins are cached.
-    #[arg(long, env = "CERTWASM_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub call: CallArgs,
 }
 
 /// Runs the battery and returns the report (what `--output json` prints).
@@ -76,16 +67,10 @@ pub fn conform(args: &ConformanceArgs) -> Result<Report> {
     let plan = runner::Plan {
         domain: args.domain.clone(),
         duration: go_duration::parse(&args.duration).context("--duration")?,
-        limits: CallLimits {
-            deadline: go_duration::parse(&args.call_deadline).context("--call-deadline")?,
-            memory_bytes: crate::bundle::manifest::parse_memory(&args.call_memory)
-                .map_err(|why| anyhow::anyhow!("--call-memory {:?}: {why}", args.call_memory))?,
-            ..CallLimits::default()
-        },
+        limits: args.call.limits()?,
         give_up: go_duration::parse(&args.timeout).context("--timeout")?,
     };
-    let cache_dir = args.cache_dir.clone().or_else(super::default_cache_dir);
-    let (plugin, _, _) = plugin_load::load(&args.plugin, cache_dir)?;
+    let (plugin, _, _) = plugin_load::load(&args.plugin, args.call.cache_dir())?;
     let rows = runner::run(&plugin, &setup, &plan)?;
     let info = plugin.info();
     let summary = verdict::PluginSummary {
