@@ -345,12 +345,22 @@ fn caddy_runs(dir: &Path, runs: usize, certwasm_median: Duration) {
         sites.push(name.clone());
         let started = Instant::now();
         let loaded = Command::new("curl")
-            .args(["-sS", "--fail", "-H", "Content-Type: text/caddyfile", "--data-binary"])
+            .args([
+                "-sS",
+                "--fail",
+                "-H",
+                "Content-Type: text/caddyfile",
+                "--data-binary",
+            ])
             .arg(config(&sites))
             .arg(format!("http://{admin}/load"))
             .output()
             .expect("curl runs");
-        assert!(loaded.status.success(), "caddy /load: {}", harness::text(&loaded));
+        assert!(
+            loaded.status.success(),
+            "caddy /load: {}",
+            harness::text(&loaded)
+        );
         times.push(wait_for(&name) - started);
     }
     let _ = child.kill();

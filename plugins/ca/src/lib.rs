@@ -15,7 +15,7 @@ use certwasm_plugin_sdk::types::{
     CertificateRequest, Issued, IssuerConfig, PluginError, Readiness, Secret,
 };
 use certwasm_plugin_sdk::x509::{
-    self, Certificate, CertificateParams, Csr, Issuer, PemBundle, Signer, X509Error,
+    self, Certificate, CertificateParams, Csr, IssuedBy, PemBundle, Signer, X509Error,
 };
 use certwasm_plugin_sdk::{Outcome, failed, retry_later};
 use serde::Deserialize;
@@ -174,7 +174,7 @@ pub fn sign(
     let leaf = x509::sign_csr(
         &csr,
         &params,
-        Issuer::Ca(material.ca()),
+        IssuedBy::Ca(material.ca()),
         signer,
         now_unix,
         serial,

@@ -104,7 +104,7 @@ fn self_signed(key: &OpensslKey, subject: &str, is_ca: bool) -> String {
     x509::sign_request(
         &key.csr(subject, &[]),
         &params,
-        Issuer::SelfSigned,
+        IssuedBy::SelfSigned,
         key,
         NOW,
         [1; 16],
@@ -260,7 +260,7 @@ fn make_intermediate() -> (String, String, OpensslKey) {
     let intermediate = x509::sign_request(
         &key.csr("/CN=Intermediate CA", &[]),
         &params,
-        Issuer::Ca(&root_cert),
+        IssuedBy::Ca(&root_cert),
         &root_key,
         NOW,
         [3; 16],

@@ -8,11 +8,11 @@
 //!
 //! ```no_run
 //! use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey, verify};
-//! use certwasm_plugin_sdk::x509::{self, CertificateParams, Issuer};
+//! use certwasm_plugin_sdk::x509::{self, CertificateParams, IssuedBy};
 //!
 //! let key = OpensslKey::generate(KeyKind::EcdsaP256);
 //! let csr = key.csr("/CN=example.com", &["subjectAltName=DNS:example.com"]);
-//! let pem = x509::sign_request(&csr, &CertificateParams::default(), Issuer::SelfSigned, &key, 1_790_000_000, [7; 16]).unwrap();
+//! let pem = x509::sign_request(&csr, &CertificateParams::default(), IssuedBy::SelfSigned, &key, 1_790_000_000, [7; 16]).unwrap();
 //! verify(&pem, &pem, 1_790_000_100).unwrap();
 //! ```
 

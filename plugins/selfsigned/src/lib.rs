@@ -86,7 +86,7 @@ fn issue(
     let certificate = x509::sign_csr(
         &csr,
         &params,
-        x509::Issuer::SelfSigned,
+        x509::IssuedBy::SelfSigned,
         key,
         now_unix,
         serial,

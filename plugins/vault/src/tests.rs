@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey, verify};
-use certwasm_plugin_sdk::x509::{self, Certificate, CertificateParams, Issuer};
+use certwasm_plugin_sdk::x509::{self, Certificate, CertificateParams, IssuedBy};
 use serde_json::json;
 
 use super::*;
@@ -161,13 +161,20 @@ fn pki() -> Pki {
         duration_seconds: Some(10 * 365 * 86400),
         ..CertificateParams::default()
     };
-    let root =
-        x509::sign_request(&root_csr, &ca, Issuer::SelfSigned, &root_key, NOW, [1; 16]).unwrap();
+    let root = x509::sign_request(
+        &root_csr,
+        &ca,
+        IssuedBy::SelfSigned,
+        &root_key,
+        NOW,
+        [1; 16],
+    )
+    .unwrap();
     let root = Certificate::from_pem(&root).unwrap();
     let int_key = OpensslKey::generate(KeyKind::EcdsaP256);
     let int_csr = int_key.csr("/CN=Test Intermediate", &[]);
     let intermediate =
-        x509::sign_request(&int_csr, &ca, Issuer::Ca(&root), &root_key, NOW, [2; 16]).unwrap();
+        x509::sign_request(&int_csr, &ca, IssuedBy::Ca(&root), &root_key, NOW, [2; 16]).unwrap();
     let intermediate = Certificate::from_pem(&intermediate).unwrap();
     let leaf_key = OpensslKey::generate(KeyKind::EcdsaP256);
     let csr = leaf_key.csr(
@@ -177,7 +184,7 @@ fn pki() -> Pki {
     let leaf_pem = x509::sign_request(
         &csr,
         &CertificateParams::default(),
-        Issuer::Ca(&intermediate),
+        IssuedBy::Ca(&intermediate),
         &int_key,
         NOW,
         [3; 16],

@@ -562,9 +562,9 @@ pub fn parse_chain(text: &str) -> Result<Vec<Certificate>, X509Error> {
         .collect()
 }
 
-/// Who signs a certificate.
+/// Who signs a certificate. (Not `Issuer`: that is the SDK's plugin trait.)
 #[derive(Debug, Clone, Copy)]
-pub enum Issuer<'a> {
+pub enum IssuedBy<'a> {
     /// The request's own key: the issuer is the subject, and the signer must
     /// hold the CSR's key.
     SelfSigned,
@@ -680,7 +680,7 @@ pub fn decode_csr_pem(csr_pem: &str) -> Result<Vec<u8>, X509Error> {
 pub fn sign_request(
     csr_pem: &str,
     params: &CertificateParams<'_>,
-    issuer: Issuer<'_>,
+    issuer: IssuedBy<'_>,
     signer: &dyn Signer,
     now_unix: i64,
     serial: [u8; 16],
@@ -695,7 +695,7 @@ pub fn sign_request(
 pub fn sign_csr(
     csr: &Csr<'_>,
     params: &CertificateParams<'_>,
-    issuer: Issuer<'_>,
+    issuer: IssuedBy<'_>,
     signer: &dyn Signer,
     now_unix: i64,
     serial: [u8; 16],
@@ -703,13 +703,13 @@ pub fn sign_csr(
     let algorithm = signer.signature_algorithm()?;
     let subject_key_id = key_identifier(csr.public_key)?;
     let (issuer_name, authority_key_id, not_after_cap) = match issuer {
-        Issuer::SelfSigned => {
+        IssuedBy::SelfSigned => {
             if !same_public_key(signer.public_key_der(), csr.public_key) {
                 return Err(X509Error::RequestKeyMismatch);
             }
             (csr.subject, Some(&subject_key_id[..]), i64::MAX)
         }
-        Issuer::Ca(ca) => {
+        IssuedBy::Ca(ca) => {
             if !ca.key_matches(signer) {
                 return Err(X509Error::IssuerKeyMismatch);
             }

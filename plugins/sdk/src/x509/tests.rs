@@ -64,7 +64,7 @@ fn self_signed_ca(key: &dyn Signer, csr: &str, days: u64) -> String {
         is_ca: true,
         ..CertificateParams::default()
     };
-    sign_request(csr, &params, Issuer::SelfSigned, key, NOW, [0xff; 16]).unwrap()
+    sign_request(csr, &params, IssuedBy::SelfSigned, key, NOW, [0xff; 16]).unwrap()
 }
 
 fn sha1_key_id(cert: &X509Certificate<'_>) -> Vec<u8> {
@@ -102,7 +102,7 @@ fn a_leaf_from_a_ca_carries_everything_cert_manager_puts_in() {
         ocsp_servers: &ocsp,
         issuing_certificate_urls: &issuing,
     };
-    let leaf_pem = sign_request(&csr, &params, Issuer::Ca(&ca), &ca_key, NOW, [7; 16]).unwrap();
+    let leaf_pem = sign_request(&csr, &params, IssuedBy::Ca(&ca), &ca_key, NOW, [7; 16]).unwrap();
 
     let ca_der = der_of(&ca_pem);
     let ca_x509 = parse(&ca_der);
@@ -248,7 +248,7 @@ fn defaults_follow_cert_manager() {
     let pem_text = sign_request(
         &key.csr("/CN=x.example", &["subjectAltName=DNS:x.example"]),
         &CertificateParams::default(),
-        Issuer::SelfSigned,
+        IssuedBy::SelfSigned,
         &key,
         NOW,
         [0; 16],
@@ -302,7 +302,7 @@ fn key_usage_is_only_what_was_asked() {
             is_ca,
             ..CertificateParams::default()
         };
-        der_of(&sign_request(&csr, &params, Issuer::SelfSigned, &key, NOW, [1; 16]).unwrap())
+        der_of(&sign_request(&csr, &params, IssuedBy::SelfSigned, &key, NOW, [1; 16]).unwrap())
     };
     // Only extended usages: no key usage extension at all (Go omits a zero one).
     let der = issue(&[KeyUsage::ServerAuth], false);
@@ -417,7 +417,7 @@ fn the_signature_algorithm_follows_the_signing_key() {
         let leaf_pem = sign_request(
             &leaf_csr,
             &CertificateParams::default(),
-            Issuer::Ca(&ca),
+            IssuedBy::Ca(&ca),
             &key,
             NOW,
             [9; 16],
@@ -478,7 +478,7 @@ fn signing_with_the_wrong_key_is_refused() {
     let err = sign_request(
         &csr,
         &CertificateParams::default(),
-        Issuer::SelfSigned,
+        IssuedBy::SelfSigned,
         &other,
         NOW,
         [1; 16],
@@ -492,7 +492,7 @@ fn signing_with_the_wrong_key_is_refused() {
     let err = sign_request(
         &csr,
         &CertificateParams::default(),
-        Issuer::Ca(&ca),
+        IssuedBy::Ca(&ca),
         &other,
         NOW,
         [1; 16],
@@ -515,7 +515,7 @@ fn an_empty_subject_makes_the_sans_critical_and_name_constraints_pass_through() 
         is_ca: true,
         ..CertificateParams::default()
     };
-    let pem_text = sign_request(&csr, &params, Issuer::SelfSigned, &key, NOW, [3; 16]).unwrap();
+    let pem_text = sign_request(&csr, &params, IssuedBy::SelfSigned, &key, NOW, [3; 16]).unwrap();
     let der = der_of(&pem_text);
     let cert = parse(&der);
     assert!(cert.subject().as_raw().len() == 2, "empty Name");
@@ -540,7 +540,7 @@ fn far_future_times_use_generalized_time_and_expired_cas_refuse() {
         is_ca: true,
         ..CertificateParams::default()
     };
-    let pem_text = sign_request(&csr, &params, Issuer::SelfSigned, &key, NOW, [3; 16]).unwrap();
+    let pem_text = sign_request(&csr, &params, IssuedBy::SelfSigned, &key, NOW, [3; 16]).unwrap();
     let der = der_of(&pem_text);
     assert_eq!(
         parse(&der).validity().not_after.timestamp(),
@@ -554,7 +554,7 @@ fn far_future_times_use_generalized_time_and_expired_cas_refuse() {
     let err = sign_request(
         &csr,
         &CertificateParams::default(),
-        Issuer::Ca(&ca),
+        IssuedBy::Ca(&ca),
         &key,
         later,
         [3; 16],
@@ -565,7 +565,7 @@ fn far_future_times_use_generalized_time_and_expired_cas_refuse() {
     sign_request(
         &csr,
         &CertificateParams::default(),
-        Issuer::Ca(&ca),
+        IssuedBy::Ca(&ca),
         &key,
         later - 1,
         [3; 16],
@@ -577,12 +577,26 @@ fn far_future_times_use_generalized_time_and_expired_cas_refuse() {
 fn bad_input_is_refused_with_a_reason() {
     let key = OpensslKey::generate(KeyKind::EcdsaP256);
     let params = CertificateParams::default();
-    let err =
-        sign_request("not a csr", &params, Issuer::SelfSigned, &key, NOW, [1; 16]).unwrap_err();
+    let err = sign_request(
+        "not a csr",
+        &params,
+        IssuedBy::SelfSigned,
+        &key,
+        NOW,
+        [1; 16],
+    )
+    .unwrap_err();
     assert!(matches!(err, X509Error::Pem(_)), "{err:?}");
     let truncated = pem::encode("CERTIFICATE REQUEST", &[0x30, 0x82, 0x01, 0x00, 0x30]);
-    let err =
-        sign_request(&truncated, &params, Issuer::SelfSigned, &key, NOW, [1; 16]).unwrap_err();
+    let err = sign_request(
+        &truncated,
+        &params,
+        IssuedBy::SelfSigned,
+        &key,
+        NOW,
+        [1; 16],
+    )
+    .unwrap_err();
     assert!(matches!(err, X509Error::Malformed(_)), "{err:?}");
     assert!(
         err.to_string().starts_with("malformed certificate request"),
@@ -594,7 +608,7 @@ fn bad_input_is_refused_with_a_reason() {
         crl_distribution_points: &bad_url,
         ..CertificateParams::default()
     };
-    let err = sign_request(&csr, &params, Issuer::SelfSigned, &key, NOW, [1; 16]).unwrap_err();
+    let err = sign_request(&csr, &params, IssuedBy::SelfSigned, &key, NOW, [1; 16]).unwrap_err();
     assert!(
         matches!(
             err,
@@ -624,7 +638,7 @@ fn bad_input_is_refused_with_a_reason() {
     let err = sign_request(
         &csr,
         &CertificateParams::default(),
-        Issuer::SelfSigned,
+        IssuedBy::SelfSigned,
         &failing,
         NOW,
         [1; 16],
@@ -721,7 +735,7 @@ fn pki() -> Pki {
         &sign_request(
             &intermediate_key.csr("/CN=Intermediate", &[]),
             &ca_params,
-            Issuer::Ca(&root),
+            IssuedBy::Ca(&root),
             &root_key,
             NOW,
             [4; 16],
@@ -734,7 +748,7 @@ fn pki() -> Pki {
         &sign_request(
             &leaf_key.csr("/CN=leaf", &[]),
             &CertificateParams::default(),
-            Issuer::Ca(&intermediate),
+            IssuedBy::Ca(&intermediate),
             &intermediate_key,
             NOW,
             [5; 16],

@@ -83,7 +83,7 @@ pub fn sign(
     let leaf = x509::sign_request(
         &request.csr_pem,
         &params,
-        x509::Issuer::Ca(ca),
+        x509::IssuedBy::Ca(ca),
         key,
         now_unix,
         serial,
@@ -175,7 +175,7 @@ mod tests {
         let pem = x509::sign_request(
             &key.csr("/CN=Test CA", &[]),
             &params,
-            x509::Issuer::SelfSigned,
+            x509::IssuedBy::SelfSigned,
             &key,
             NOW - 60,
             [1; 16],
@@ -204,7 +204,7 @@ mod tests {
         let leaf = x509::sign_request(
             &key.csr("/CN=leaf", &[]),
             &CertificateParams::default(),
-            x509::Issuer::SelfSigned,
+            x509::IssuedBy::SelfSigned,
             &key,
             NOW,
             [3; 16],

@@ -24,7 +24,7 @@ use certwasm_plugin_sdk::types::{
     CertificateRequest, HttpMethod, HttpRequest, IssueOutcome, Issued, IssuerConfig, Need, Pending,
     PluginError, PluginInfo, Readiness,
 };
-use certwasm_plugin_sdk::x509::{self, CertificateParams, Csr, Issuer};
+use certwasm_plugin_sdk::x509::{self, CertificateParams, Csr, IssuedBy};
 use certwasm_plugin_sdk::{ResultExt, failed};
 
 /// The faults the plugin has when its config names none.
@@ -176,7 +176,7 @@ fn issue(request: &CertificateRequest, faults: &[String]) -> Result<Issued, Plug
     let certificate = x509::sign_csr(
         &csr,
         &params,
-        Issuer::SelfSigned,
+        IssuedBy::SelfSigned,
         &key,
         clock::now_unix_seconds(),
         serial,

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use certwasm_plugin_sdk::testing::{KeyKind, OpensslKey};
-use certwasm_plugin_sdk::x509::{self, Certificate, CertificateParams, Issuer};
+use certwasm_plugin_sdk::x509::{self, Certificate, CertificateParams, IssuedBy};
 use serde_json::json;
 
 use super::*;
@@ -153,7 +153,7 @@ fn pki(intermediate: bool) -> Pki {
     let root = x509::sign_request(
         &root_csr,
         &ca_params,
-        Issuer::SelfSigned,
+        IssuedBy::SelfSigned,
         &root_key,
         NOW,
         [1; 16],
@@ -163,8 +163,15 @@ fn pki(intermediate: bool) -> Pki {
     let (ca, ca_key) = if intermediate {
         let key = OpensslKey::generate(KeyKind::EcdsaP256);
         let csr = key.csr("/CN=Test Intermediate", &[]);
-        let pem = x509::sign_request(&csr, &ca_params, Issuer::Ca(&root), &root_key, NOW, [2; 16])
-            .unwrap();
+        let pem = x509::sign_request(
+            &csr,
+            &ca_params,
+            IssuedBy::Ca(&root),
+            &root_key,
+            NOW,
+            [2; 16],
+        )
+        .unwrap();
         (Certificate::from_pem(&pem).unwrap(), key)
     } else {
         (root, root_key)
@@ -177,7 +184,7 @@ fn pki(intermediate: bool) -> Pki {
     let leaf = x509::sign_request(
         &csr,
         &CertificateParams::default(),
-        Issuer::Ca(&ca),
+        IssuedBy::Ca(&ca),
         &ca_key,
         NOW,
         [3; 16],
