@@ -181,15 +181,25 @@ impl Exports {
         request: &CertificateRequest,
         state: Option<&[u8]>,
     ) -> wasmtime::Result<Result<IssueOutcome, PluginFailure>> {
-        if let Self::V0_4(issuer) = self {
-            return issuer.call_issue(store, request, state);
-        }
-        let old = legacy::request(request, store.data().call.presented.clone());
+        // An older plugin gets the request in its own version's shape,
+        // with the presented challenges folded in as it expects them.
+        let old = |store: &Store<HostState>| {
+            legacy::request(request, store.data().call.presented.clone())
+        };
         let result = match self {
-            Self::V0_4(_) => unreachable!("answered above"),
-            Self::V0_3(issuer) => issuer.call_issue(&mut *store, &old, state)?,
-            Self::V0_2(issuer) => issuer.call_issue(&mut *store, &old, state)?,
-            Self::V0_1(issuer) => issuer.call_issue(&mut *store, &old, state)?,
+            Self::V0_4(issuer) => return issuer.call_issue(store, request, state),
+            Self::V0_3(issuer) => {
+                let old = old(store);
+                issuer.call_issue(&mut *store, &old, state)?
+            }
+            Self::V0_2(issuer) => {
+                let old = old(store);
+                issuer.call_issue(&mut *store, &old, state)?
+            }
+            Self::V0_1(issuer) => {
+                let old = old(store);
+                issuer.call_issue(&mut *store, &old, state)?
+            }
         };
         let (result, order) = legacy::outcome(result);
         legacy::report_order(store.data_mut(), order);
