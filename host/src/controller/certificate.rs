@@ -38,6 +38,7 @@ use crate::api::{
 };
 use crate::pki::{self, KeyAlgorithm, KeyEncoding, PrivateKey};
 use crate::policy::conditions::{self, from_time, to_time};
+use crate::policy::next_key::next_key_secret_name;
 use crate::policy::renewal::{retry_after, wake_after};
 use crate::policy::request::csr_spec;
 use crate::policy::secret::{
@@ -336,9 +337,13 @@ async fn reconcile(
     };
 
     // Key manager: the next private key.
+    // Only the temporary key made for this revision is used: a name left
+    // from an earlier revision (or another scheme) is dropped below.
+    let expected_next_key =
+        next_key_secret_name(&name, &certificate.uid().unwrap_or_default(), next_revision);
     let next_key_secret = match &status.next_private_key_secret_name {
-        Some(next) => secrets.get_opt(next).await?,
-        None => None,
+        Some(next) if *next == expected_next_key => secrets.get_opt(next).await?,
+        _ => None,
     };
     let next_key = next_key_secret.and_then(|s| {
         let pem = s
@@ -380,8 +385,8 @@ async fn reconcile(
                     (key, false)
                 }
             };
-            let created_name =
-                store_next_key(&secrets, &certificate, &namespace, &name, &key).await?;
+            let (created_name, key) =
+                store_next_key(&secrets, &certificate, &namespace, expected_next_key, key).await?;
             status.next_private_key_secret_name = Some(created_name.clone());
             let certificate = write_status(&context, &certificate, status.clone()).await?;
             announce_issuing(Arc::clone(&certificate)).await;
@@ -628,7 +633,10 @@ async fn issue_secret(
     let validity = trigger::validity(certificate, &info);
     let generation = certificate.metadata.generation;
     status.revision = Some(status.revision.unwrap_or(0) + 1);
-    status.next_private_key_secret_name = None;
+    // `next_private_key_secret_name` stays: the caller deletes that Secret
+    // after this write, and the up-to-date pass that follows clears the
+    // name (deleting the Secret again if a crash came in between), so the
+    // key is never left behind unnamed.
     status.failed_issuance_attempts = None;
     status.last_failure_time = None;
     status.not_before = Some(to_time(validity.not_before));
@@ -648,18 +656,22 @@ async fn issue_secret(
     Ok(())
 }
 
-/// Keeps `key` in a temporary Secret labelled as the next private key,
-/// owned by the Certificate; returns the Secret's generated name.
+/// Stores `key` in the temporary next-private-key Secret `secret_name`
+/// and returns its name and the key it holds. The name is fixed by the
+/// Certificate and revision ([`next_key_secret_name`]): if the Secret is
+/// already there, made before a crash that came before its name reached the
+/// status, its key is adopted (or, if unreadable, replaced) rather than a
+/// second private key left behind.
 async fn store_next_key(
     secrets: &Api<Secret>,
     certificate: &Certificate,
     namespace: &str,
-    name: &str,
-    key: &PrivateKey,
-) -> Result<String, ControllerError> {
+    secret_name: String,
+    key: PrivateKey,
+) -> Result<(String, PrivateKey), ControllerError> {
     let pem = key.to_pem(KeyEncoding::Pkcs8)?;
     let mut next = Secret::default();
-    next.metadata.generate_name = Some(format!("{name}-"));
+    next.metadata.name = Some(secret_name.clone());
     next.metadata.namespace = Some(namespace.to_owned());
     next.metadata.labels = Some(BTreeMap::from([(
         NEXT_PRIVATE_KEY_LABEL.to_owned(),
@@ -670,8 +682,25 @@ async fn store_next_key(
         "tls.key".to_owned(),
         ByteString(pem.into_bytes()),
     )]));
-    let created = secrets.create(&PostParams::default(), &next).await?;
-    Ok(created.name_any())
+    match secrets.create(&PostParams::default(), &next).await {
+        Ok(created) => return Ok((created.name_any(), key)),
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
+    let existing = secrets.get(&secret_name).await?;
+    let adopted = existing
+        .data
+        .as_ref()
+        .and_then(|d| d.get("tls.key"))
+        .and_then(|k| PrivateKey::from_pem(&String::from_utf8_lossy(&k.0)).ok());
+    if let Some(adopted) = adopted {
+        return Ok((secret_name, adopted));
+    }
+    next.metadata.resource_version = existing.metadata.resource_version;
+    secrets
+        .replace(&secret_name, &PostParams::default(), &next)
+        .await?;
+    Ok((secret_name, key))
 }
 
 /// The request for `revision` of `certificate`, from the shared cache:

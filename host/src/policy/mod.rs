@@ -9,6 +9,7 @@ pub mod conditions;
 pub mod ingress;
 pub mod issuer_status;
 pub mod lease;
+pub mod next_key;
 pub mod outputs;
 pub mod renewal;
 pub mod request;
