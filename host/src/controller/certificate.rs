@@ -53,6 +53,9 @@ const KEY_MANAGER: &str = "cert-manager-certificates-key-manager";
 const REQUEST_MANAGER: &str = "cert-manager-certificates-request-manager";
 const ISSUING: &str = "cert-manager-certificates-issuing";
 const READY_MESSAGE: &str = "Certificate is up to date and has not expired";
+/// How soon a pass that found the cache behind the store looks again, in
+/// case the watch event that brings the newer Certificate is slow.
+const STALE_CACHE_RECHECK: Duration = Duration::from_millis(200);
 
 fn condition(
     existing: &[CertificateCondition],
@@ -365,6 +368,18 @@ async fn reconcile(
             (name, key, certificate)
         }
         None => {
+            // A pass may run on a cached Certificate older than its own last
+            // status write (the watch has not brought it back yet). A key
+            // made then is stored in a Secret the newer status never names,
+            // and is left behind. So read the Certificate live here, once
+            // per issuance rather than on every pass, and stop if the cache
+            // is behind: the watch brings the newer one.
+            let certificates: Api<Certificate> =
+                Api::namespaced(context.client.clone(), &namespace);
+            let live = certificates.get(&name).await?;
+            if live.metadata.resource_version != certificate.metadata.resource_version {
+                return Ok(Action::requeue(STALE_CACHE_RECHECK));
+            }
             if let Some(broken) = status.next_private_key_secret_name.take() {
                 let _ = secrets.delete(&broken, &DeleteParams::default()).await;
             }
