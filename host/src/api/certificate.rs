@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{
-    ConditionStatus, IssuerReference, SecretKeySelector, condition_list, is_false,
+    Condition, ConditionSchema, ConditionStatus, IssuerReference, SecretKeySelector,
+    condition_list, is_false,
 };
 
 /// A Certificate asks for an up to date, signed X.509 certificate to be kept
@@ -428,8 +429,8 @@ pub struct CertificateRenewalWindow {
 pub struct CertificateStatus {
     /// `Ready` and `Issuing` conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "condition_list::<CertificateCondition>")]
-    pub conditions: Vec<CertificateCondition>,
+    #[schemars(schema_with = "certificate_conditions")]
+    pub conditions: Vec<Condition>,
     /// When the last issuance failed; drives the retry back-off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure_time: Option<Time>,
@@ -456,27 +457,16 @@ pub struct CertificateStatus {
     pub acme: Option<CertificateAcmeStatus>,
 }
 
-/// A condition of a Certificate (`Ready`, `Issuing`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateCondition {
-    /// Type of the condition, known as `Ready` and `Issuing`.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// Status of the condition.
-    pub status: ConditionStatus,
-    /// When the status last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<Time>,
-    /// Machine-readable CamelCase reason for the last transition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Human-readable details of the last transition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// `.metadata.generation` the condition was set from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+/// The schema of Certificate conditions.
+fn certificate_conditions(generator: &mut SchemaGenerator) -> Schema {
+    condition_list(
+        generator,
+        &ConditionSchema {
+            item: "A condition of a Certificate (`Ready`, `Issuing`).",
+            type_: "Type of the condition, known as `Ready` and `Issuing`.",
+            observed_generation: true,
+        },
+    )
 }
 
 /// Condition type: the certificate in the Secret is up to date.
@@ -742,7 +732,7 @@ impl std::fmt::Display for KeyUsage {
 
 impl Certificate {
     /// The condition of the given type, if the controllers have set it.
-    pub fn condition(&self, type_: &str) -> Option<&CertificateCondition> {
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status
             .as_ref()
             .and_then(|status| status.conditions.iter().find(|c| c.type_ == type_))

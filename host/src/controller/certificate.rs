@@ -33,8 +33,8 @@ use super::events::EventType;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain, informers, secret_outputs};
 use crate::api::defaults::{effective_private_key, effective_revision_history_limit};
 use crate::api::{
-    Base64Bytes, Certificate, CertificateCondition, CertificateRequest, CertificateRequestSpec,
-    CertificateStatus, ConditionStatus, PrivateKeyRotationPolicy,
+    Base64Bytes, Certificate, CertificateRequest, CertificateRequestSpec, CertificateStatus,
+    Condition, ConditionStatus, PrivateKeyRotationPolicy,
 };
 use crate::pki::{self, KeyAlgorithm, KeyEncoding, PrivateKey};
 use crate::policy::conditions::{self, from_time, to_time};
@@ -54,15 +54,15 @@ const ISSUING: &str = "cert-manager-certificates-issuing";
 const READY_MESSAGE: &str = "Certificate is up to date and has not expired";
 
 fn condition(
-    existing: &[CertificateCondition],
+    existing: &[Condition],
     type_: &str,
     status: ConditionStatus,
     reason: &str,
     message: &str,
     generation: Option<i64>,
-) -> CertificateCondition {
+) -> Condition {
     let now = to_time(time::OffsetDateTime::now_utc());
-    CertificateCondition {
+    Condition {
         type_: type_.to_owned(),
         status,
         last_transition_time: Some(conditions::transition_time(existing, type_, status, &now)),

@@ -22,8 +22,8 @@ use super::events::EventType;
 use super::secrets::ApiSecrets;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain};
 use crate::api::{
-    Base64Bytes, CertificateRequest, CertificateRequestCondition, ClusterIssuer, ConditionStatus,
-    Issuer, IssuerStatus,
+    Base64Bytes, CertificateRequest, ClusterIssuer, Condition, ConditionStatus, Issuer,
+    IssuerStatus,
 };
 use crate::pki::{self, KeyUsage, PrivateKey};
 use crate::plugin::bindings::types::{
@@ -66,19 +66,20 @@ const WAIT_FOR_ISSUER: Duration = Duration::from_secs(30);
 const RETRY_TRANSIENT: Duration = Duration::from_secs(30);
 
 fn condition(
-    existing: &[CertificateRequestCondition],
+    existing: &[Condition],
     type_: &str,
     status: ConditionStatus,
     reason: &str,
     message: &str,
-) -> CertificateRequestCondition {
+) -> Condition {
     let now = to_time(time::OffsetDateTime::now_utc());
-    CertificateRequestCondition {
+    Condition {
         type_: type_.to_owned(),
         status,
         last_transition_time: Some(conditions::transition_time(existing, type_, status, &now)),
         reason: Some(reason.to_owned()),
         message: Some(message.to_owned()),
+        observed_generation: None,
     }
 }
 
