@@ -13,9 +13,7 @@ use certwasm::plugin::bindings::types::{
     CertificateRequest, IssueOutcome, Issued, IssuerConfig, IssuerKind,
 };
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
-use certwasm::plugin::{
-    CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, bundled_plugin, convert_usage,
-};
+use certwasm::plugin::{CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, bundled_plugin};
 
 fn engine() -> &'static PluginEngine {
     static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
@@ -87,7 +85,7 @@ fn issue(
                 .usages
                 .iter()
                 .copied()
-                .map(convert_usage)
+                .map(Into::into)
                 .collect(),
             issuer: config.clone(),
             request_key: None,

@@ -19,9 +19,7 @@ use certwasm::plugin::bindings::types::{
 };
 use certwasm::plugin::outbound::{Outbound, OutboundRequest, OutboundResponse};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
-use certwasm::plugin::{
-    CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, WitVersion, convert_usage,
-};
+use certwasm::plugin::{CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, WitVersion};
 
 const LEGACY: &[u8] = include_bytes!(env!("CERTWASM_LEGACY_PLUGIN"));
 const LEGACY_0_2: &[u8] = include_bytes!(env!("CERTWASM_LEGACY_0_2_PLUGIN"));
@@ -63,7 +61,7 @@ fn request() -> CertificateRequest {
         csr_pem: "data to sign".into(),
         duration_seconds: Some(3600),
         is_ca: false,
-        usages: vec![convert_usage(KeyUsage::ServerAuth)],
+        usages: vec![KeyUsage::ServerAuth.into()],
         issuer: config(),
         request_key: None,
         annotations: Vec::new(),

@@ -10,11 +10,11 @@ use kube::CustomResource;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
-use super::certificate::KeyUsage;
 use super::shared::{
     Base64Bytes, Condition, ConditionSchema, ConditionStatus, IssuerReference, condition_list,
     is_false,
 };
+use crate::pki::KeyUsage;
 
 /// A CertificateRequest asks an issuer to sign a PEM-encoded CSR. The
 /// requester's identity (`username`, `uid`, `groups`, `extra`) is filled in

@@ -25,9 +25,8 @@ use std::path::PathBuf;
 
 pub use acme::{AcmeChallengeSolver, AcmeIssuer, AcmeIssuerStatus};
 pub use certificate::{
-    Certificate, CertificatePrivateKey, CertificateSpec, CertificateStatus, KeyUsage,
-    PrivateKeyAlgorithm, PrivateKeyEncoding, PrivateKeyRotationPolicy, SignatureAlgorithm,
-    X509Subject,
+    Certificate, CertificatePrivateKey, CertificateSpec, CertificateStatus, KeyEncoding, KeyUsage,
+    PrivateKeyAlgorithm, PrivateKeyRotationPolicy, SignatureAlgorithm, X509Subject,
 };
 pub use certificate_request::{
     CertificateRequest, CertificateRequestSpec, CertificateRequestStatus,

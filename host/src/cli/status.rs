@@ -174,7 +174,7 @@ pub fn render(view: &CertificateView) -> String {
         Some(Ok(leaf)) => {
             let _ = writeln!(out, "  Issuer: {}", leaf.issuer);
             let _ = writeln!(out, "  Subject: {}", leaf.subject);
-            let usages: Vec<&str> = leaf.usages.iter().map(|u| u.as_cert_manager()).collect();
+            let usages: Vec<&str> = leaf.usages.iter().map(|u| u.as_str()).collect();
             let _ = writeln!(out, "  Key Usages: {}", usages.join(", "));
             let _ = writeln!(out, "  Public Key Algorithm: {}", leaf.key_algorithm);
             let _ = writeln!(out, "  Signature Algorithm: {}", leaf.signature_algorithm);

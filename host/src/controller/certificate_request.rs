@@ -25,12 +25,13 @@ use crate::api::{
     Base64Bytes, CertificateRequest, ClusterIssuer, Condition, ConditionStatus, Issuer,
     IssuerStatus,
 };
-use crate::pki::{self, KeyUsage, PrivateKey};
+use crate::pki::{self, PrivateKey};
 use crate::plugin::bindings::types::{
-    CertificateRequest as WitRequest, IssueOutcome, IssuerConfig, IssuerKind, Need,
+    CertificateRequest as WitRequest, IssueOutcome, IssuerConfig, IssuerKind,
+    KeyUsage as WitKeyUsage, Need,
 };
 use crate::plugin::selection::select_plugin;
-use crate::plugin::{CallEffects, CallLimits, IssueCall, convert_usage};
+use crate::plugin::{CallEffects, CallLimits, IssueCall};
 use crate::policy::conditions::{self, to_time};
 use crate::policy::secret::PRIVATE_KEY_SECRET_NAME;
 use crate::policy::stored_validity::{INVALID_SPEC, request_refusal};
@@ -449,9 +450,8 @@ async fn reconcile(
         .spec
         .usages
         .iter()
-        .filter_map(|u| serde_json::to_value(u).ok())
-        .filter_map(|v| v.as_str().and_then(|s| KeyUsage::from_cert_manager(s).ok()))
-        .map(convert_usage)
+        .copied()
+        .map(WitKeyUsage::from)
         .collect();
     let wit_request = WitRequest {
         name: request.name_any(),

@@ -12,7 +12,6 @@ pub mod bindings;
 mod bundled;
 mod cache;
 mod convert;
-pub use convert::key_usage as convert_usage;
 pub mod egress;
 mod engine;
 mod error;
