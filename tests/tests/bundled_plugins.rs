@@ -96,7 +96,7 @@ fn issue(
         presented_challenges: Vec::new(),
     };
     match plugin.issue(call, effects, &CallLimits::default()) {
-        Ok(Ok(IssueOutcome::Issued(issued))) => {
+        Ok(IssueOutcome::Issued(issued)) => {
             let Ok(key) = Arc::try_unwrap(key) else {
                 panic!("the runtime keeps no key after the call")
             };

@@ -150,14 +150,14 @@ fn a_plugin_built_against_0_1_0_still_works() {
     assert_eq!(ready.message, "fields=token http=204 clock=true");
 
     // A pending outcome with an event, then signer.load/public-key/sign.
-    let Ok(Ok(IssueOutcome::Pending(pending))) = legacy.issue(call(None), &effects, &limits) else {
+    let Ok(IssueOutcome::Pending(pending)) = legacy.issue(call(None), &effects, &limits) else {
         panic!("expected pending");
     };
     assert_eq!(pending.state, b"second");
     assert_eq!(pending.events.len(), 1);
     assert_eq!(pending.events[0].type_, EventType::Normal);
     assert_eq!(pending.events[0].message, "usages [KeyUsage::ServerAuth]");
-    let Ok(Ok(IssueOutcome::Issued(issued))) =
+    let Ok(IssueOutcome::Issued(issued)) =
         legacy.issue(call(Some(pending.state)), &effects, &limits)
     else {
         panic!("expected issued");
@@ -209,13 +209,13 @@ fn a_plugin_built_against_0_2_0_still_works() {
 
     // A pending outcome with an event, then cache.get/remove (what validate
     // stored) and signer.load/public-key/sign.
-    let Ok(Ok(IssueOutcome::Pending(pending))) = legacy.issue(call(None), &effects, &limits) else {
+    let Ok(IssueOutcome::Pending(pending)) = legacy.issue(call(None), &effects, &limits) else {
         panic!("expected pending");
     };
     assert_eq!(pending.state, b"second");
     assert_eq!(pending.events[0].type_, EventType::Normal);
     assert_eq!(pending.events[0].message, "usages [KeyUsage::ServerAuth]");
-    let Ok(Ok(IssueOutcome::Issued(issued))) =
+    let Ok(IssueOutcome::Issued(issued)) =
         legacy.issue(call(Some(pending.state)), &effects, &limits)
     else {
         panic!("expected issued");

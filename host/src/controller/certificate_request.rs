@@ -31,7 +31,7 @@ use crate::plugin::bindings::types::{
     KeyUsage as WitKeyUsage, Need,
 };
 use crate::plugin::selection::select_plugin;
-use crate::plugin::{CallEffects, CallLimits, IssueCall};
+use crate::plugin::{CallEffects, CallLimits, IssueCall, IssueError};
 use crate::policy::conditions::{self, to_time};
 use crate::policy::secret::PRIVATE_KEY_SECRET_NAME;
 use crate::policy::stored_validity::{INVALID_SPEC, request_refusal};
@@ -493,21 +493,21 @@ async fn reconcile(
         .await?
     };
     let (outcome, order) = match reply {
-        Ok(reply) => (Ok(reply.result), reply.order),
-        Err(error) => (Err(error), None),
+        Ok(reply) => (reply.result.map_err(IssueError::Plugin), reply.order),
+        Err(error) => (Err(IssueError::Call(error)), None),
     };
     tracing::debug!(
         request = %request.name_any(),
         elapsed_ms = call_started.elapsed().as_millis(),
         outcome = match &outcome {
-            Ok(Ok(IssueOutcome::Issued(_))) => "issued",
-            Ok(Ok(IssueOutcome::Pending(_))) => "pending",
+            Ok(IssueOutcome::Issued(_)) => "issued",
+            Ok(IssueOutcome::Pending(_)) => "pending",
             _ => "failed",
         },
         "plugin call"
     );
     match outcome {
-        Ok(Ok(IssueOutcome::Issued(issued))) => {
+        Ok(IssueOutcome::Issued(issued)) => {
             if has_orders {
                 acme::finish(
                     &context,
@@ -543,7 +543,7 @@ async fn reconcile(
                 .await;
             Ok(Action::await_change())
         }
-        Ok(Ok(IssueOutcome::Pending(pending))) => {
+        Ok(IssueOutcome::Pending(pending)) => {
             for event in &pending.events {
                 let kind = match event.type_ {
                     crate::plugin::bindings::types::EventType::Normal => EventType::Normal,
@@ -596,7 +596,7 @@ async fn reconcile(
             .await?;
             Ok(Action::requeue(wait))
         }
-        Ok(Err(failure)) if failure.retryable => {
+        Err(IssueError::Plugin(failure)) if failure.retryable => {
             let message = format!("{}: {}", failure.reason, failure.message);
             set_ready(
                 &context,
@@ -619,7 +619,7 @@ async fn reconcile(
                 .await;
             Ok(Action::requeue(RETRY_TRANSIENT))
         }
-        Ok(Err(failure)) => {
+        Err(IssueError::Plugin(failure)) => {
             if has_orders {
                 acme::finish(&context, &request, None, Some(&failure.message)).await?;
             }
@@ -644,7 +644,7 @@ async fn reconcile(
                 .await;
             Ok(Action::await_change())
         }
-        Err(stopped) => {
+        Err(IssueError::Call(stopped)) => {
             let message = stopped.to_string();
             pending(
                 &context,
