@@ -13,9 +13,7 @@ use certwasm::plugin::bindings::types::{
     CertificateRequest, IssueOutcome, Issued, IssuerConfig, IssuerKind,
 };
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
-use certwasm::plugin::{
-    CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, bundled_plugin, convert_usage,
-};
+use certwasm::plugin::{CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, bundled_plugin};
 
 fn engine() -> &'static PluginEngine {
     static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
@@ -87,7 +85,7 @@ fn issue(
                 .usages
                 .iter()
                 .copied()
-                .map(convert_usage)
+                .map(Into::into)
                 .collect(),
             issuer: config.clone(),
             request_key: None,
@@ -98,7 +96,7 @@ fn issue(
         presented_challenges: Vec::new(),
     };
     match plugin.issue(call, effects, &CallLimits::default()) {
-        Ok(Ok(IssueOutcome::Issued(issued))) => {
+        Ok(IssueOutcome::Issued(issued)) => {
             let Ok(key) = Arc::try_unwrap(key) else {
                 panic!("the runtime keeps no key after the call")
             };

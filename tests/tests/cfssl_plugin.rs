@@ -19,7 +19,7 @@ use certwasm::plugin::bindings::types::{
     CertificateRequest, IssueOutcome, IssuerConfig, IssuerKind, PluginError,
 };
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
-use certwasm::plugin::{CallEffects, CallLimits, IssueCall, Plugin, PluginEngine};
+use certwasm::plugin::{CallEffects, CallLimits, IssueCall, IssueError, Plugin, PluginEngine};
 use clap::Parser as _;
 
 const CFSSL_PLUGIN: &str = env!("CERTWASM_CFSSL_PLUGIN");
@@ -102,7 +102,10 @@ fn issue_with(
     };
     plugin()
         .issue(call, effects, &CallLimits::default())
-        .expect("the call completes")
+        .map_err(|error| match error {
+            IssueError::Plugin(failure) => failure,
+            IssueError::Call(error) => panic!("the call did not complete: {error}"),
+        })
 }
 
 fn openssl(args: &[&str]) -> String {

@@ -13,8 +13,8 @@ use certwasm::plugin::bindings::types::{
     CertificateRequest, IssueOutcome, IssuerConfig, IssuerKind,
 };
 use certwasm::plugin::{
-    CallEffects, CallLimits, IssueCall, OUTPUT_TARGET, Plugin, PluginCallError, PluginEngine,
-    PluginError,
+    CallEffects, CallLimits, IssueCall, IssueError, OUTPUT_TARGET, Plugin, PluginCallError,
+    PluginEngine, PluginError,
 };
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -58,7 +58,12 @@ fn issue(plugin: &Plugin, attack: &str) -> Result<IssueOutcome, PluginCallError>
     };
     plugin
         .issue(call, &CallEffects::default(), &limits)
-        .map(|result| result.expect("the attack answers with an outcome"))
+        .map_err(|error| match error {
+            IssueError::Call(error) => error,
+            IssueError::Plugin(failure) => {
+                panic!("the attack answers with an outcome, not {failure:?}")
+            }
+        })
 }
 
 #[test]

@@ -16,7 +16,8 @@ use certwasm::plugin::bindings::types::{
 use certwasm::plugin::outbound::{Outbound, OutboundRequest, OutboundResponse};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
 use certwasm::plugin::{
-    CallEffects, CallLimits, IssueCall, LoadSource, Plugin, PluginCallError, PluginEngine,
+    CallEffects, CallLimits, IssueCall, IssueError, LoadSource, Plugin, PluginCallError,
+    PluginEngine,
 };
 
 const HOSTILE: &[u8] = include_bytes!(env!("CERTWASM_HOSTILE_PLUGIN"));
@@ -124,7 +125,7 @@ fn limits() -> CallLimits {
     }
 }
 
-fn issue(attack: &str) -> Result<Result<IssueOutcome, PluginError>, PluginCallError> {
+fn issue(attack: &str) -> Result<IssueOutcome, IssueError> {
     let fixture = fixture();
     let request = CertificateRequest {
         name: format!("{attack}-1"),
@@ -149,21 +150,29 @@ fn issue(attack: &str) -> Result<Result<IssueOutcome, PluginError>, PluginCallEr
 /// After any attack, an ordinary call on the same plugin still works.
 fn assert_still_serving() {
     match issue("none") {
-        Ok(Ok(IssueOutcome::Issued(issued))) => assert_eq!(issued.certificate_chain_pem, "ok"),
+        Ok(IssueOutcome::Issued(issued)) => assert_eq!(issued.certificate_chain_pem, "ok"),
         other => panic!("the plugin no longer serves ordinary calls: {other:?}"),
     }
 }
 
-fn plugin_error(result: Result<Result<IssueOutcome, PluginError>, PluginCallError>) -> PluginError {
+fn plugin_error(result: Result<IssueOutcome, IssueError>) -> PluginError {
     match result {
-        Ok(Err(error)) => error,
+        Err(IssueError::Plugin(error)) => error,
         other => panic!("expected the plugin to report an error, got {other:?}"),
+    }
+}
+
+/// The sandbox's error for an attack that must fail the call itself.
+fn call_error(attack: &str) -> PluginCallError {
+    match issue(attack) {
+        Err(IssueError::Call(error)) => error,
+        other => panic!("expected the sandbox to stop the call, got {other:?}"),
     }
 }
 
 #[test]
 fn an_endless_loop_is_stopped_at_the_deadline() {
-    let err = issue("loop").unwrap_err();
+    let err = call_error("loop");
     assert_eq!(
         err,
         PluginCallError::Timeout {
@@ -180,7 +189,7 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
 
 #[test]
 fn a_memory_bomb_hits_the_cap() {
-    let err = issue("memory").unwrap_err();
+    let err = call_error("memory");
     assert_eq!(
         err,
         PluginCallError::MemoryExceeded {
@@ -193,7 +202,7 @@ fn a_memory_bomb_hits_the_cap() {
 
 #[test]
 fn a_panic_fails_the_call_with_its_message() {
-    let err = issue("panic").unwrap_err();
+    let err = call_error("panic");
     let PluginCallError::Trap { plugin, message } = &err else {
         panic!("expected a trap, got {err:?}");
     };
@@ -207,7 +216,7 @@ fn a_panic_fails_the_call_with_its_message() {
 
 #[test]
 fn runaway_recursion_exhausts_the_stack_not_the_host() {
-    let err = issue("recursion").unwrap_err();
+    let err = call_error("recursion");
     assert_eq!(
         err,
         PluginCallError::StackOverflow {
@@ -219,7 +228,7 @@ fn runaway_recursion_exhausts_the_stack_not_the_host() {
 
 #[test]
 fn overflowing_the_shadow_stack_traps_cleanly() {
-    let err = issue("shadow-stack").unwrap_err();
+    let err = call_error("shadow-stack");
     let PluginCallError::Trap { message, .. } = &err else {
         panic!("expected a trap, got {err:?}");
     };
@@ -229,7 +238,7 @@ fn overflowing_the_shadow_stack_traps_cleanly() {
 
 #[test]
 fn a_gigantic_result_is_refused() {
-    let err = issue("huge-result").unwrap_err();
+    let err = call_error("huge-result");
     assert!(
         matches!(err, PluginCallError::ResultTooLarge { what: "certificate", size, limit, .. } if size == 8 << 20 && limit == 1 << 20),
         "{err:?}"
@@ -308,7 +317,7 @@ fn private_keys_are_withheld_but_usable_by_handle() {
     match issue("secret-private-key") {
         // tls.key is not among the fields; the key still works through a
         // handle (an ECDSA P-256 SPKI is 91 bytes).
-        Ok(Ok(IssueOutcome::Issued(issued))) => {
+        Ok(IssueOutcome::Issued(issued)) => {
             assert_eq!(issued.certificate_chain_pem, "fields=tls.crt,token spki=91")
         }
         other => panic!("{other:?}"),
@@ -366,7 +375,7 @@ fn an_issuer_only_ever_reads_its_own_cache() {
             presented_challenges: Vec::new(),
         };
         match fixture.plugin.issue(call, &fixture.effects, &limits()) {
-            Ok(Ok(IssueOutcome::Issued(issued))) => issued.certificate_chain_pem,
+            Ok(IssueOutcome::Issued(issued)) => issued.certificate_chain_pem,
             other => panic!("{other:?}"),
         }
     };
@@ -394,7 +403,7 @@ fn a_forged_key_handle_signs_nothing() {
 #[test]
 fn wasi_grants_nothing_ambient() {
     match issue("ambient") {
-        Ok(Ok(IssueOutcome::Issued(issued))) => {
+        Ok(IssueOutcome::Issued(issued)) => {
             assert_eq!(
                 issued.certificate_chain_pem,
                 "env=0 args=0 fs=false dir=false net=false"
@@ -412,7 +421,7 @@ fn a_stuck_call_does_not_block_others() {
     }
     assert!(matches!(
         stuck.join().unwrap(),
-        Err(PluginCallError::Timeout { .. })
+        Err(IssueError::Call(PluginCallError::Timeout { .. }))
     ));
 }
 
@@ -454,7 +463,7 @@ fn an_acme_account_report_is_honoured_only_from_a_successful_validate() {
         .unwrap_err();
     assert_eq!(failed.message, "failed after reporting");
     // During issue the report is ignored and the call goes on.
-    let Ok(Ok(IssueOutcome::Issued(issued))) = issue("report-account") else {
+    let Ok(IssueOutcome::Issued(issued)) = issue("report-account") else {
         panic!("a report outside validate does not fail the call");
     };
     assert_eq!(issued.certificate_chain_pem, "reported");

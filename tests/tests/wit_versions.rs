@@ -19,9 +19,7 @@ use certwasm::plugin::bindings::types::{
 };
 use certwasm::plugin::outbound::{Outbound, OutboundRequest, OutboundResponse};
 use certwasm::plugin::secrets::{MemorySecrets, SecretData};
-use certwasm::plugin::{
-    CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, WitVersion, convert_usage,
-};
+use certwasm::plugin::{CallEffects, CallLimits, IssueCall, Plugin, PluginEngine, WitVersion};
 
 const LEGACY: &[u8] = include_bytes!(env!("CERTWASM_LEGACY_PLUGIN"));
 const LEGACY_0_2: &[u8] = include_bytes!(env!("CERTWASM_LEGACY_0_2_PLUGIN"));
@@ -63,7 +61,7 @@ fn request() -> CertificateRequest {
         csr_pem: "data to sign".into(),
         duration_seconds: Some(3600),
         is_ca: false,
-        usages: vec![convert_usage(KeyUsage::ServerAuth)],
+        usages: vec![KeyUsage::ServerAuth.into()],
         issuer: config(),
         request_key: None,
         annotations: Vec::new(),
@@ -152,14 +150,14 @@ fn a_plugin_built_against_0_1_0_still_works() {
     assert_eq!(ready.message, "fields=token http=204 clock=true");
 
     // A pending outcome with an event, then signer.load/public-key/sign.
-    let Ok(Ok(IssueOutcome::Pending(pending))) = legacy.issue(call(None), &effects, &limits) else {
+    let Ok(IssueOutcome::Pending(pending)) = legacy.issue(call(None), &effects, &limits) else {
         panic!("expected pending");
     };
     assert_eq!(pending.state, b"second");
     assert_eq!(pending.events.len(), 1);
     assert_eq!(pending.events[0].type_, EventType::Normal);
     assert_eq!(pending.events[0].message, "usages [KeyUsage::ServerAuth]");
-    let Ok(Ok(IssueOutcome::Issued(issued))) =
+    let Ok(IssueOutcome::Issued(issued)) =
         legacy.issue(call(Some(pending.state)), &effects, &limits)
     else {
         panic!("expected issued");
@@ -211,13 +209,13 @@ fn a_plugin_built_against_0_2_0_still_works() {
 
     // A pending outcome with an event, then cache.get/remove (what validate
     // stored) and signer.load/public-key/sign.
-    let Ok(Ok(IssueOutcome::Pending(pending))) = legacy.issue(call(None), &effects, &limits) else {
+    let Ok(IssueOutcome::Pending(pending)) = legacy.issue(call(None), &effects, &limits) else {
         panic!("expected pending");
     };
     assert_eq!(pending.state, b"second");
     assert_eq!(pending.events[0].type_, EventType::Normal);
     assert_eq!(pending.events[0].message, "usages [KeyUsage::ServerAuth]");
-    let Ok(Ok(IssueOutcome::Issued(issued))) =
+    let Ok(IssueOutcome::Issued(issued)) =
         legacy.issue(call(Some(pending.state)), &effects, &limits)
     else {
         panic!("expected issued");

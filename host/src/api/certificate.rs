@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
+pub use crate::pki::{KeyEncoding, KeyUsage};
+
 use super::shared::{
-    ConditionStatus, IssuerReference, SecretKeySelector, condition_list, is_false,
+    Condition, ConditionSchema, ConditionStatus, IssuerReference, SecretKeySelector,
+    condition_list, is_false,
 };
 
 /// A Certificate asks for an up to date, signed X.509 certificate to be kept
@@ -150,17 +153,6 @@ impl PrivateKeyAlgorithm {
     }
 }
 
-/// How the private key is encoded in the Secret's `tls.key`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
-pub enum PrivateKeyEncoding {
-    /// PKCS#1 (`RSA PRIVATE KEY` / `EC PRIVATE KEY`), the default.
-    #[serde(rename = "PKCS1")]
-    Pkcs1,
-    /// PKCS#8 (`PRIVATE KEY`).
-    #[serde(rename = "PKCS8")]
-    Pkcs8,
-}
-
 /// Whether a new private key is generated on each issuance.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum PrivateKeyRotationPolicy {
@@ -220,7 +212,7 @@ pub struct CertificatePrivateKey {
     pub rotation_policy: Option<PrivateKeyRotationPolicy>,
     /// Encoding of the key in the Secret; `PKCS1` by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<PrivateKeyEncoding>,
+    pub encoding: Option<KeyEncoding>,
     /// Key algorithm; `RSA` by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<PrivateKeyAlgorithm>,
@@ -428,8 +420,8 @@ pub struct CertificateRenewalWindow {
 pub struct CertificateStatus {
     /// `Ready` and `Issuing` conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "condition_list::<CertificateCondition>")]
-    pub conditions: Vec<CertificateCondition>,
+    #[schemars(schema_with = "certificate_conditions")]
+    pub conditions: Vec<Condition>,
     /// When the last issuance failed; drives the retry back-off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure_time: Option<Time>,
@@ -456,27 +448,16 @@ pub struct CertificateStatus {
     pub acme: Option<CertificateAcmeStatus>,
 }
 
-/// A condition of a Certificate (`Ready`, `Issuing`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateCondition {
-    /// Type of the condition, known as `Ready` and `Issuing`.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// Status of the condition.
-    pub status: ConditionStatus,
-    /// When the status last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<Time>,
-    /// Machine-readable CamelCase reason for the last transition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Human-readable details of the last transition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// `.metadata.generation` the condition was set from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+/// The schema of Certificate conditions.
+fn certificate_conditions(generator: &mut SchemaGenerator) -> Schema {
+    condition_list(
+        generator,
+        &ConditionSchema {
+            item: "A condition of a Certificate (`Ready`, `Issuing`).",
+            type_: "Type of the condition, known as `Ready` and `Issuing`.",
+            observed_generation: true,
+        },
+    )
 }
 
 /// Condition type: the certificate in the Secret is up to date.
@@ -572,177 +553,9 @@ pub struct AcmeRenewalWindow {
     pub end: Time,
 }
 
-/// A key usage or extended key usage, spelled as cert-manager spells them.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
-pub enum KeyUsage {
-    /// `signing`: digital signature.
-    #[serde(rename = "signing")]
-    Signing,
-    /// `digital signature`.
-    #[serde(rename = "digital signature")]
-    DigitalSignature,
-    /// `content commitment` (non-repudiation).
-    #[serde(rename = "content commitment")]
-    ContentCommitment,
-    /// `key encipherment`.
-    #[serde(rename = "key encipherment")]
-    KeyEncipherment,
-    /// `key agreement`.
-    #[serde(rename = "key agreement")]
-    KeyAgreement,
-    /// `data encipherment`.
-    #[serde(rename = "data encipherment")]
-    DataEncipherment,
-    /// `cert sign`.
-    #[serde(rename = "cert sign")]
-    CertSign,
-    /// `crl sign`.
-    #[serde(rename = "crl sign")]
-    CrlSign,
-    /// `encipher only`.
-    #[serde(rename = "encipher only")]
-    EncipherOnly,
-    /// `decipher only`.
-    #[serde(rename = "decipher only")]
-    DecipherOnly,
-    /// `any` extended key usage.
-    #[serde(rename = "any")]
-    Any,
-    /// `server auth` extended key usage.
-    #[serde(rename = "server auth")]
-    ServerAuth,
-    /// `client auth` extended key usage.
-    #[serde(rename = "client auth")]
-    ClientAuth,
-    /// `code signing` extended key usage.
-    #[serde(rename = "code signing")]
-    CodeSigning,
-    /// `email protection` extended key usage.
-    #[serde(rename = "email protection")]
-    EmailProtection,
-    /// `s/mime` (email protection) extended key usage.
-    #[serde(rename = "s/mime")]
-    Smime,
-    /// `ipsec end system` extended key usage.
-    #[serde(rename = "ipsec end system")]
-    IpsecEndSystem,
-    /// `ipsec tunnel` extended key usage.
-    #[serde(rename = "ipsec tunnel")]
-    IpsecTunnel,
-    /// `ipsec user` extended key usage.
-    #[serde(rename = "ipsec user")]
-    IpsecUser,
-    /// `timestamping` extended key usage.
-    #[serde(rename = "timestamping")]
-    Timestamping,
-    /// `ocsp signing` extended key usage.
-    #[serde(rename = "ocsp signing")]
-    OcspSigning,
-    /// `microsoft sgc` extended key usage.
-    #[serde(rename = "microsoft sgc")]
-    MicrosoftSgc,
-    /// `netscape sgc` extended key usage.
-    #[serde(rename = "netscape sgc")]
-    NetscapeSgc,
-}
-
-impl KeyUsage {
-    /// Every usage, in cert-manager's order.
-    pub const ALL: [KeyUsage; 23] = [
-        Self::Signing,
-        Self::DigitalSignature,
-        Self::ContentCommitment,
-        Self::KeyEncipherment,
-        Self::KeyAgreement,
-        Self::DataEncipherment,
-        Self::CertSign,
-        Self::CrlSign,
-        Self::EncipherOnly,
-        Self::DecipherOnly,
-        Self::Any,
-        Self::ServerAuth,
-        Self::ClientAuth,
-        Self::CodeSigning,
-        Self::EmailProtection,
-        Self::Smime,
-        Self::IpsecEndSystem,
-        Self::IpsecTunnel,
-        Self::IpsecUser,
-        Self::Timestamping,
-        Self::OcspSigning,
-        Self::MicrosoftSgc,
-        Self::NetscapeSgc,
-    ];
-
-    /// The usages cert-manager requests when none are given.
-    pub const DEFAULTS: [KeyUsage; 2] = [Self::DigitalSignature, Self::KeyEncipherment];
-
-    /// The wire spelling (`digital signature`), as used in annotations.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Signing => "signing",
-            Self::DigitalSignature => "digital signature",
-            Self::ContentCommitment => "content commitment",
-            Self::KeyEncipherment => "key encipherment",
-            Self::KeyAgreement => "key agreement",
-            Self::DataEncipherment => "data encipherment",
-            Self::CertSign => "cert sign",
-            Self::CrlSign => "crl sign",
-            Self::EncipherOnly => "encipher only",
-            Self::DecipherOnly => "decipher only",
-            Self::Any => "any",
-            Self::ServerAuth => "server auth",
-            Self::ClientAuth => "client auth",
-            Self::CodeSigning => "code signing",
-            Self::EmailProtection => "email protection",
-            Self::Smime => "s/mime",
-            Self::IpsecEndSystem => "ipsec end system",
-            Self::IpsecTunnel => "ipsec tunnel",
-            Self::IpsecUser => "ipsec user",
-            Self::Timestamping => "timestamping",
-            Self::OcspSigning => "ocsp signing",
-            Self::MicrosoftSgc => "microsoft sgc",
-            Self::NetscapeSgc => "netscape sgc",
-        }
-    }
-
-    /// Parses the wire spelling, e.g. from the `cert-manager.io/usages`
-    /// Ingress annotation.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|usage| usage.as_str() == text)
-    }
-
-    /// Whether this is an extended key usage (an EKU OID) rather than a bit
-    /// of the KeyUsage extension.
-    pub fn is_extended(self) -> bool {
-        matches!(
-            self,
-            Self::Any
-                | Self::ServerAuth
-                | Self::ClientAuth
-                | Self::CodeSigning
-                | Self::EmailProtection
-                | Self::Smime
-                | Self::IpsecEndSystem
-                | Self::IpsecTunnel
-                | Self::IpsecUser
-                | Self::Timestamping
-                | Self::OcspSigning
-                | Self::MicrosoftSgc
-                | Self::NetscapeSgc
-        )
-    }
-}
-
-impl std::fmt::Display for KeyUsage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl Certificate {
     /// The condition of the given type, if the controllers have set it.
-    pub fn condition(&self, type_: &str) -> Option<&CertificateCondition> {
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status
             .as_ref()
             .and_then(|status| status.conditions.iter().find(|c| c.type_ == type_))

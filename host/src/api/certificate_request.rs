@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
-use super::certificate::KeyUsage;
-use super::shared::{Base64Bytes, ConditionStatus, IssuerReference, condition_list, is_false};
+use super::shared::{
+    Base64Bytes, Condition, ConditionSchema, ConditionStatus, IssuerReference, condition_list,
+    is_false,
+};
+use crate::pki::KeyUsage;
 
 /// A CertificateRequest asks an issuer to sign a PEM-encoded CSR. The
 /// requester's identity (`username`, `uid`, `groups`, `extra`) is filled in
@@ -79,8 +82,8 @@ pub struct CertificateRequestSpec {
 pub struct CertificateRequestStatus {
     /// `Approved`, `Denied`, `InvalidRequest` and `Ready` conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "condition_list::<CertificateRequestCondition>")]
-    pub conditions: Vec<CertificateRequestCondition>,
+    #[schemars(schema_with = "certificate_request_conditions")]
+    pub conditions: Vec<Condition>,
     /// The PEM-encoded certificate (chain), once issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<Base64Bytes>,
@@ -93,25 +96,17 @@ pub struct CertificateRequestStatus {
     pub failure_time: Option<Time>,
 }
 
-/// A condition of a CertificateRequest.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateRequestCondition {
-    /// Type of the condition: `Ready`, `InvalidRequest`, `Approved` or
-    /// `Denied`.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// Status of the condition.
-    pub status: ConditionStatus,
-    /// When the status last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<Time>,
-    /// Machine-readable CamelCase reason for the last transition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Human-readable details of the last transition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+/// The schema of CertificateRequest conditions: cert-manager's carry no
+/// `observedGeneration` (a request's spec never changes).
+fn certificate_request_conditions(generator: &mut SchemaGenerator) -> Schema {
+    condition_list(
+        generator,
+        &ConditionSchema {
+            item: "A condition of a CertificateRequest.",
+            type_: "Type of the condition: `Ready`, `InvalidRequest`, `Approved` or\n`Denied`.",
+            observed_generation: false,
+        },
+    )
 }
 
 /// Condition type: the request has been issued (or has failed for good).
@@ -134,7 +129,7 @@ pub const CERTIFICATE_REQUEST_REASON_DENIED: &str = "Denied";
 
 impl CertificateRequest {
     /// The condition of the given type, if set.
-    pub fn condition(&self, type_: &str) -> Option<&CertificateRequestCondition> {
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status
             .as_ref()
             .and_then(|status| status.conditions.iter().find(|c| c.type_ == type_))

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::certificate::{
-    Certificate, CertificatePrivateKey, CertificateSpec, KeyUsage, PrivateKeyAlgorithm,
-    PrivateKeyEncoding, PrivateKeyRotationPolicy,
+    Certificate, CertificatePrivateKey, CertificateSpec, KeyEncoding, KeyUsage,
+    PrivateKeyAlgorithm, PrivateKeyRotationPolicy,
 };
 use super::certificate_request::{CertificateRequest, CertificateRequestSpec};
 use super::issuer::IssuerSpec;
@@ -174,7 +174,7 @@ pub struct EffectivePrivateKey {
     /// Key size in bits or curve size; 0 for Ed25519, which has none.
     pub size: i32,
     /// Encoding of `tls.key` (PKCS#1 by default).
-    pub encoding: PrivateKeyEncoding,
+    pub encoding: KeyEncoding,
     /// Whether each issuance makes a new key (Always by default).
     pub rotation_policy: PrivateKeyRotationPolicy,
 }
@@ -193,7 +193,7 @@ pub fn effective_private_key(spec: &CertificateSpec) -> EffectivePrivateKey {
     EffectivePrivateKey {
         algorithm,
         size,
-        encoding: key.encoding.unwrap_or(PrivateKeyEncoding::Pkcs1),
+        encoding: key.encoding.unwrap_or(KeyEncoding::Pkcs1),
         rotation_policy: key
             .rotation_policy
             .unwrap_or(PrivateKeyRotationPolicy::Always),
@@ -279,7 +279,7 @@ mod tests {
             EffectivePrivateKey {
                 algorithm: PrivateKeyAlgorithm::Rsa,
                 size: 2048,
-                encoding: PrivateKeyEncoding::Pkcs1,
+                encoding: KeyEncoding::Pkcs1,
                 rotation_policy: PrivateKeyRotationPolicy::Always,
             }
         );

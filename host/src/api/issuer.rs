@@ -9,15 +9,14 @@
 
 use std::ops::{Deref, DerefMut};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 use super::acme::{AcmeIssuer, AcmeIssuerStatus, ServiceAccountRef};
 use super::shared::{
-    Base64Bytes, ConditionStatus, LocalObjectReference, SecretKeySelector, condition_list,
-    preserve_unknown_object,
+    Base64Bytes, Condition, ConditionSchema, ConditionStatus, LocalObjectReference,
+    SecretKeySelector, condition_list, preserve_unknown_object,
 };
 
 /// The configuration of an issuer: exactly one issuer type must be set.
@@ -411,34 +410,23 @@ pub struct VenafiNgts {
 pub struct IssuerStatus {
     /// The `Ready` condition.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "condition_list::<IssuerCondition>")]
-    pub conditions: Vec<IssuerCondition>,
+    #[schemars(schema_with = "issuer_conditions")]
+    pub conditions: Vec<Condition>,
     /// ACME account state, for ACME issuers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acme: Option<AcmeIssuerStatus>,
 }
 
-/// A condition of an Issuer (`Ready`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct IssuerCondition {
-    /// Type of the condition, known as `Ready`.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// Status of the condition.
-    pub status: ConditionStatus,
-    /// When the status last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<Time>,
-    /// Machine-readable CamelCase reason for the last transition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Human-readable details of the last transition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// `.metadata.generation` the condition was set from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+/// The schema of Issuer and ClusterIssuer conditions.
+fn issuer_conditions(generator: &mut SchemaGenerator) -> Schema {
+    condition_list(
+        generator,
+        &ConditionSchema {
+            item: "A condition of an Issuer (`Ready`).",
+            type_: "Type of the condition, known as `Ready`.",
+            observed_generation: true,
+        },
+    )
 }
 
 /// Condition type: the issuer can sign.

@@ -25,25 +25,22 @@ use std::path::PathBuf;
 
 pub use acme::{AcmeChallengeSolver, AcmeIssuer, AcmeIssuerStatus};
 pub use certificate::{
-    Certificate, CertificateCondition, CertificatePrivateKey, CertificateSpec, CertificateStatus,
-    KeyUsage, PrivateKeyAlgorithm, PrivateKeyEncoding, PrivateKeyRotationPolicy,
-    SignatureAlgorithm, X509Subject,
+    Certificate, CertificatePrivateKey, CertificateSpec, CertificateStatus, KeyEncoding, KeyUsage,
+    PrivateKeyAlgorithm, PrivateKeyRotationPolicy, SignatureAlgorithm, X509Subject,
 };
 pub use certificate_request::{
-    CertificateRequest, CertificateRequestCondition, CertificateRequestSpec,
-    CertificateRequestStatus,
+    CertificateRequest, CertificateRequestSpec, CertificateRequestStatus,
 };
 pub use challenge::{AcmeChallengeType, Challenge, ChallengeSpec, ChallengeStatus};
 pub use crds::{crds, crds_yaml, write_crds_file};
 pub use field::{FieldError, FieldErrorKind, invalid_message};
 pub use issuer::{
-    ClusterIssuer, ClusterIssuerSpec, Issuer, IssuerCondition, IssuerSpec, IssuerStatus,
-    IssuerType, PluginIssuer,
+    ClusterIssuer, ClusterIssuerSpec, Issuer, IssuerSpec, IssuerStatus, IssuerType, PluginIssuer,
 };
 pub use order::{AcmeAuthorization, AcmeChallenge, AcmeState, Order, OrderSpec, OrderStatus};
 pub use shared::{
-    ACME_GROUP, Base64Bytes, ConditionStatus, GROUP, IssuerReference, LocalObjectReference,
-    ObjectReference, SecretKeySelector, VERSION,
+    ACME_GROUP, Base64Bytes, Condition, ConditionStatus, GROUP, IssuerReference,
+    LocalObjectReference, ObjectReference, SecretKeySelector, VERSION,
 };
 
 /// Errors of the API module: rendering and writing CRDs, decoding objects.

@@ -5,6 +5,7 @@
 //! They mirror `pkg/apis/meta/v1` of cert-manager field for field, because
 //! operators' manifests name these fields and must apply unchanged.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
@@ -142,10 +143,67 @@ pub(crate) fn preserve_unknown_object(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// A condition of a Certificate, CertificateRequest, Issuer or
+/// ClusterIssuer. cert-manager declares one Go struct per kind with the same
+/// fields (CertificateRequest's lacks `observedGeneration`); one Rust type
+/// lets the controllers, the CLI and the policy functions share one
+/// implementation, while each kind's schema ([`ConditionSchema`]) keeps what
+/// cert-manager's CRD declares for it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Type of the condition (`Ready`, `Issuing`, `Approved`, ...).
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Status of the condition.
+    pub status: ConditionStatus,
+    /// When the status last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+    /// Machine-readable CamelCase reason for the last transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Human-readable details of the last transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `.metadata.generation` the condition was set from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// How one kind declares its conditions in its CRD: the descriptions
+/// `kubectl explain` shows, and whether `observedGeneration` is part of the
+/// schema (it is not for CertificateRequest, so the API server prunes it
+/// there as cert-manager's CRD does).
+pub(crate) struct ConditionSchema {
+    /// Description of one condition.
+    pub item: &'static str,
+    /// Description of the `type` field: the condition types of the kind.
+    pub type_: &'static str,
+    /// Whether the kind's conditions carry `observedGeneration`.
+    pub observed_generation: bool,
+}
+
 /// Schema of a condition list: a map keyed by `type`, as cert-manager
-/// declares it, so server-side apply merges conditions one by one.
-pub(crate) fn condition_list<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
-    let items = generator.subschema_for::<T>();
+/// declares it, so server-side apply merges conditions one by one; the
+/// items are [`Condition`]'s schema with the kind's descriptions.
+pub(crate) fn condition_list(generator: &mut SchemaGenerator, kind: &ConditionSchema) -> Schema {
+    let mut items = generator.subschema_for::<Condition>();
+    items.insert("description".to_owned(), kind.item.into());
+    if let Some(properties) = items
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        if let Some(type_) = properties
+            .get_mut("type")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            type_.insert("description".to_owned(), kind.type_.into());
+        }
+        if !kind.observed_generation {
+            properties.remove("observedGeneration");
+        }
+    }
     json_schema!({
         "type": "array",
         "items": items,

@@ -23,14 +23,16 @@ use super::certificate::{
 };
 use super::certificate_request::{
     CERTIFICATE_REQUEST_CONDITION_APPROVED, CERTIFICATE_REQUEST_CONDITION_DENIED,
-    CertificateRequest, CertificateRequestCondition, CertificateRequestSpec,
+    CertificateRequest, CertificateRequestSpec,
 };
 use super::challenge::Challenge;
 use super::issuer::{
     CaIssuer, ClusterIssuer, Issuer, IssuerSpec, PluginIssuer, VaultAuth, VaultIssuer, VenafiIssuer,
 };
 use super::order::{Order, OrderStatus};
-use super::shared::{ACME_GROUP, ConditionStatus, GROUP, IssuerReference, SecretKeySelector};
+use super::shared::{
+    ACME_GROUP, Condition, ConditionStatus, GROUP, IssuerReference, SecretKeySelector,
+};
 use crate::go_duration;
 
 use super::field::FieldPath;
@@ -1010,10 +1012,7 @@ fn print_usages(names: &[&str]) -> String {
     format!("[{} ]", quoted.join(","))
 }
 
-fn validate_approval_conditions(
-    conditions: &[CertificateRequestCondition],
-    path: &FieldPath,
-) -> Vec<FieldError> {
+fn validate_approval_conditions(conditions: &[Condition], path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let approved: Vec<_> = conditions
         .iter()

@@ -8,7 +8,7 @@ use kube::api::{Api, PostParams};
 
 use super::kube_client::{KubeArgs, block_on};
 
-use crate::api::{CertificateRequest, CertificateRequestCondition, ConditionStatus};
+use crate::api::{CertificateRequest, Condition, ConditionStatus};
 use crate::policy::conditions::{self, to_time};
 
 /// Arguments of `certwasm approve` and `certwasm deny`.
@@ -59,12 +59,13 @@ pub fn run(args: DecisionArgs, approve: bool) -> anyhow::Result<i32> {
             .message
             .clone()
             .unwrap_or_else(|| format!("manually {verb} by certwasm"));
-        status.conditions.push(CertificateRequestCondition {
+        status.conditions.push(Condition {
             type_: type_.to_owned(),
             status: ConditionStatus::True,
             last_transition_time: Some(to_time(time::OffsetDateTime::now_utc())),
             reason: Some(args.reason.clone()),
             message: Some(message),
+            observed_generation: None,
         });
         request.status = Some(status);
         api.replace_status(&args.name, &PostParams::default(), &request)

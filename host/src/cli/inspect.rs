@@ -125,11 +125,7 @@ pub fn describe(
     let ips: Vec<String> = leaf.ip_addresses.iter().map(ToString::to_string).collect();
     list(&mut out, "IP Addresses", &ips);
     list(&mut out, "Email Addresses", &leaf.emails);
-    let usages: Vec<String> = leaf
-        .usages
-        .iter()
-        .map(|u| u.as_cert_manager().to_owned())
-        .collect();
+    let usages: Vec<String> = leaf.usages.iter().map(|u| u.as_str().to_owned()).collect();
     list(&mut out, "Usages", &usages);
 
     out.push_str("\nValidity period:\n");

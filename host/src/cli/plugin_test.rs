@@ -19,7 +19,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::go_duration;
 use crate::pki::{self, CsrSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, Subject};
 use crate::plugin::bindings::types::{CertificateRequest, EventType};
-use crate::plugin::{CallLimits, CallStats, convert_usage};
+use crate::plugin::{CallLimits, CallStats};
 
 /// Key algorithms, as cert-manager's `privateKey.algorithm`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -170,7 +170,7 @@ pub fn run(args: TestArgs) -> Result<i32> {
         csr_pem: csr_pem.clone(),
         duration_seconds: duration.map(|d| d.as_secs()),
         is_ca: args.is_ca,
-        usages: usages.into_iter().map(convert_usage).collect(),
+        usages: usages.into_iter().map(Into::into).collect(),
         issuer: config,
         request_key: None,
         annotations: Vec::new(),

@@ -9,7 +9,7 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 
 use super::kube_client::{KubeArgs, block_on};
-use crate::api::{Certificate, CertificateCondition, ConditionStatus};
+use crate::api::{Certificate, Condition, ConditionStatus};
 use crate::policy::conditions::{self, to_time};
 use crate::policy::trigger::MANUALLY_TRIGGERED;
 
@@ -40,15 +40,15 @@ pub struct RenewArgs {
 /// What `renew` does to one Certificate's conditions; `None` when an
 /// issuance is already under way (renewing again would change nothing).
 pub fn mark_for_renewal(
-    existing: &[CertificateCondition],
+    existing: &[Condition],
     generation: Option<i64>,
     now: time::OffsetDateTime,
-) -> Option<CertificateCondition> {
+) -> Option<Condition> {
     if conditions::find(existing, "Issuing").is_some_and(|c| c.status == ConditionStatus::True) {
         return None;
     }
     let now = to_time(now);
-    Some(CertificateCondition {
+    Some(Condition {
         type_: "Issuing".to_owned(),
         status: ConditionStatus::True,
         last_transition_time: Some(now),

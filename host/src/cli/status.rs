@@ -13,7 +13,9 @@ use kube::api::{Api, ListParams};
 use time::OffsetDateTime;
 
 use super::kube_client::{KubeArgs, block_on};
-use crate::api::{Certificate, CertificateRequest, ClusterIssuer, ConditionStatus, Issuer};
+use crate::api::{
+    Certificate, CertificateRequest, ClusterIssuer, Condition, ConditionStatus, Issuer,
+};
 use crate::pki::{self, CertificateInfo};
 use crate::policy::conditions::from_time;
 use crate::policy::secret::{CERTIFICATE_NAME, CERTIFICATE_REVISION};
@@ -37,29 +39,6 @@ pub struct StatusCertificateArgs {
     pub kube: KubeArgs,
 }
 
-/// One condition as shown: `Ready: True, Reason: ..., Message: ...`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConditionLine {
-    pub type_: String,
-    pub status: ConditionStatus,
-    pub reason: Option<String>,
-    pub message: Option<String>,
-}
-
-macro_rules! condition_lines {
-    ($conditions:expr) => {
-        $conditions
-            .iter()
-            .map(|c| ConditionLine {
-                type_: c.type_.clone(),
-                status: c.status,
-                reason: c.reason.clone(),
-                message: c.message.clone(),
-            })
-            .collect::<Vec<_>>()
-    };
-}
-
 /// An event as shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventLine {
@@ -75,7 +54,7 @@ pub struct EventLine {
 pub struct ObjectView {
     pub kind: String,
     pub name: String,
-    pub conditions: Vec<ConditionLine>,
+    pub conditions: Vec<Condition>,
     pub events: Vec<EventLine>,
 }
 
@@ -102,7 +81,7 @@ fn status_word(status: ConditionStatus) -> &'static str {
     }
 }
 
-fn conditions(out: &mut String, indent: &str, lines: &[ConditionLine]) {
+fn conditions(out: &mut String, indent: &str, lines: &[Condition]) {
     if lines.is_empty() {
         let _ = writeln!(out, "{indent}Conditions: <none>");
         return;
@@ -156,7 +135,7 @@ pub fn render(view: &CertificateView) -> String {
     if let Some(created) = &certificate.metadata.creation_timestamp {
         let _ = writeln!(out, "Created at: {}", created.0);
     }
-    conditions(&mut out, "", &condition_lines!(status.conditions));
+    conditions(&mut out, "", &status.conditions);
     if !spec.dns_names.is_empty() {
         let _ = writeln!(out, "DNS Names:");
         for name in &spec.dns_names {
@@ -195,7 +174,7 @@ pub fn render(view: &CertificateView) -> String {
         Some(Ok(leaf)) => {
             let _ = writeln!(out, "  Issuer: {}", leaf.issuer);
             let _ = writeln!(out, "  Subject: {}", leaf.subject);
-            let usages: Vec<&str> = leaf.usages.iter().map(|u| u.as_cert_manager()).collect();
+            let usages: Vec<&str> = leaf.usages.iter().map(|u| u.as_str()).collect();
             let _ = writeln!(out, "  Key Usages: {}", usages.join(", "));
             let _ = writeln!(out, "  Public Key Algorithm: {}", leaf.key_algorithm);
             let _ = writeln!(out, "  Signature Algorithm: {}", leaf.signature_algorithm);
@@ -269,22 +248,12 @@ async fn gather(
         Api::<ClusterIssuer>::all(client.clone())
             .get_opt(&reference.name)
             .await?
-            .map(|i| {
-                (
-                    condition_lines!(i.status.clone().unwrap_or_default().conditions),
-                    i.uid(),
-                )
-            })
+            .map(|i| (i.status.clone().unwrap_or_default().conditions, i.uid()))
     } else {
         Api::<Issuer>::namespaced(client.clone(), namespace)
             .get_opt(&reference.name)
             .await?
-            .map(|i| {
-                (
-                    condition_lines!(i.status.clone().unwrap_or_default().conditions),
-                    i.uid(),
-                )
-            })
+            .map(|i| (i.status.clone().unwrap_or_default().conditions, i.uid()))
     };
     let issuer = match issuer {
         Some((conditions, uid)) => {
@@ -336,7 +305,7 @@ async fn gather(
         Some(r) => Some(ObjectView {
             kind: "CertificateRequest".to_owned(),
             name: r.name_any(),
-            conditions: condition_lines!(r.status.clone().unwrap_or_default().conditions),
+            conditions: r.status.clone().unwrap_or_default().conditions,
             events: events_for(client, namespace, r.uid().as_deref()).await,
         }),
         None => None,
@@ -364,7 +333,7 @@ pub fn run(command: StatusCommand) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{CertificateCondition, CertificateStatus};
+    use crate::api::CertificateStatus;
 
     #[test]
     fn renders_conditions_issuer_secret_and_request_in_cmctl_order() {
@@ -378,7 +347,7 @@ mod tests {
         .unwrap();
         certificate.metadata.namespace = Some("default".to_owned());
         certificate.status = Some(CertificateStatus {
-            conditions: vec![CertificateCondition {
+            conditions: vec![Condition {
                 type_: "Ready".to_owned(),
                 status: ConditionStatus::False,
                 last_transition_time: None,

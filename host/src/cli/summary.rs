@@ -48,11 +48,7 @@ pub fn print(chain_pem: &str, ca_pem: Option<&str>, took: Duration, now: i64) ->
     println!("  Signature:    {}", leaf.signature_algorithm);
     println!("  Serial:       {}", leaf.serial);
     println!("  CA:           {}", if leaf.is_ca { "yes" } else { "no" });
-    let usages: Vec<String> = leaf
-        .usages
-        .iter()
-        .map(|u| u.as_cert_manager().to_owned())
-        .collect();
+    let usages: Vec<String> = leaf.usages.iter().map(|u| u.as_str().to_owned()).collect();
     println!("  Usages:       {}", list(&usages));
     for (index, cert) in chain.iter().enumerate().skip(1) {
         println!(

@@ -33,8 +33,8 @@ use super::events::EventType;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain, informers, secret_outputs};
 use crate::api::defaults::{effective_private_key, effective_revision_history_limit};
 use crate::api::{
-    Base64Bytes, Certificate, CertificateCondition, CertificateRequest, CertificateRequestSpec,
-    CertificateStatus, ConditionStatus, PrivateKeyRotationPolicy,
+    Base64Bytes, Certificate, CertificateRequest, CertificateRequestSpec, CertificateStatus,
+    Condition, ConditionStatus, PrivateKeyAlgorithm, PrivateKeyRotationPolicy,
 };
 use crate::pki::{self, KeyAlgorithm, KeyEncoding, PrivateKey};
 use crate::policy::conditions::{self, from_time, to_time};
@@ -58,15 +58,15 @@ const READY_MESSAGE: &str = "Certificate is up to date and has not expired";
 const STALE_CACHE_RECHECK: Duration = Duration::from_millis(200);
 
 fn condition(
-    existing: &[CertificateCondition],
+    existing: &[Condition],
     type_: &str,
     status: ConditionStatus,
     reason: &str,
     message: &str,
     generation: Option<i64>,
-) -> CertificateCondition {
+) -> Condition {
     let now = to_time(time::OffsetDateTime::now_utc());
-    CertificateCondition {
+    Condition {
         type_: type_.to_owned(),
         status,
         last_transition_time: Some(conditions::transition_time(existing, type_, status, &now)),
@@ -141,32 +141,19 @@ fn request_ready(request: &CertificateRequest) -> Option<(ConditionStatus, Strin
 }
 
 fn key_encoding(certificate: &Certificate) -> KeyEncoding {
-    let encoding = certificate
+    certificate
         .spec
         .private_key
         .as_ref()
-        .and_then(|k| k.encoding.as_ref())
-        .and_then(|e| serde_json::to_value(e).ok())
-        .and_then(|v| v.as_str().map(str::to_owned));
-    if encoding.as_deref() == Some("PKCS8") {
-        KeyEncoding::Pkcs8
-    } else {
-        KeyEncoding::Pkcs1
-    }
+        .and_then(|k| k.encoding)
+        .unwrap_or_default()
 }
 
 fn key_algorithm(certificate: &Certificate) -> Result<KeyAlgorithm, ControllerError> {
     let spec = certificate.spec.private_key.clone().unwrap_or_default();
-    let algorithm = spec
-        .algorithm
-        .as_ref()
-        .and_then(|a| serde_json::to_value(a).ok())
-        .and_then(|v| v.as_str().map(str::to_owned));
-    KeyAlgorithm::from_spec(
-        algorithm.as_deref(),
-        spec.size.and_then(|s| u32::try_from(s).ok()),
-    )
-    .map_err(ControllerError::from)
+    let algorithm = spec.algorithm.map(PrivateKeyAlgorithm::as_str);
+    KeyAlgorithm::from_spec(algorithm, spec.size.and_then(|s| u32::try_from(s).ok()))
+        .map_err(ControllerError::from)
 }
 
 /// A Certificate stored without admission that fails its rules: Ready=False

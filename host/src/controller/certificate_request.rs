@@ -22,15 +22,16 @@ use super::events::EventType;
 use super::secrets::ApiSecrets;
 use super::{Context, ControllerError, ERROR_REQUEUE, drain};
 use crate::api::{
-    Base64Bytes, CertificateRequest, CertificateRequestCondition, ClusterIssuer, ConditionStatus,
-    Issuer, IssuerStatus,
+    Base64Bytes, CertificateRequest, ClusterIssuer, Condition, ConditionStatus, Issuer,
+    IssuerStatus,
 };
-use crate::pki::{self, KeyUsage, PrivateKey};
+use crate::pki::{self, PrivateKey};
 use crate::plugin::bindings::types::{
-    CertificateRequest as WitRequest, IssueOutcome, IssuerConfig, IssuerKind, Need,
+    CertificateRequest as WitRequest, IssueOutcome, IssuerConfig, IssuerKind,
+    KeyUsage as WitKeyUsage, Need,
 };
 use crate::plugin::selection::select_plugin;
-use crate::plugin::{CallEffects, CallLimits, IssueCall, convert_usage};
+use crate::plugin::{CallEffects, CallLimits, IssueCall, IssueError};
 use crate::policy::conditions::{self, to_time};
 use crate::policy::secret::PRIVATE_KEY_SECRET_NAME;
 use crate::policy::stored_validity::{INVALID_SPEC, request_refusal};
@@ -66,19 +67,20 @@ const WAIT_FOR_ISSUER: Duration = Duration::from_secs(30);
 const RETRY_TRANSIENT: Duration = Duration::from_secs(30);
 
 fn condition(
-    existing: &[CertificateRequestCondition],
+    existing: &[Condition],
     type_: &str,
     status: ConditionStatus,
     reason: &str,
     message: &str,
-) -> CertificateRequestCondition {
+) -> Condition {
     let now = to_time(time::OffsetDateTime::now_utc());
-    CertificateRequestCondition {
+    Condition {
         type_: type_.to_owned(),
         status,
         last_transition_time: Some(conditions::transition_time(existing, type_, status, &now)),
         reason: Some(reason.to_owned()),
         message: Some(message.to_owned()),
+        observed_generation: None,
     }
 }
 
@@ -448,9 +450,8 @@ async fn reconcile(
         .spec
         .usages
         .iter()
-        .filter_map(|u| serde_json::to_value(u).ok())
-        .filter_map(|v| v.as_str().and_then(|s| KeyUsage::from_cert_manager(s).ok()))
-        .map(convert_usage)
+        .copied()
+        .map(WitKeyUsage::from)
         .collect();
     let wit_request = WitRequest {
         name: request.name_any(),
@@ -492,21 +493,21 @@ async fn reconcile(
         .await?
     };
     let (outcome, order) = match reply {
-        Ok(reply) => (Ok(reply.result), reply.order),
-        Err(error) => (Err(error), None),
+        Ok(reply) => (reply.result.map_err(IssueError::Plugin), reply.order),
+        Err(error) => (Err(IssueError::Call(error)), None),
     };
     tracing::debug!(
         request = %request.name_any(),
         elapsed_ms = call_started.elapsed().as_millis(),
         outcome = match &outcome {
-            Ok(Ok(IssueOutcome::Issued(_))) => "issued",
-            Ok(Ok(IssueOutcome::Pending(_))) => "pending",
+            Ok(IssueOutcome::Issued(_)) => "issued",
+            Ok(IssueOutcome::Pending(_)) => "pending",
             _ => "failed",
         },
         "plugin call"
     );
     match outcome {
-        Ok(Ok(IssueOutcome::Issued(issued))) => {
+        Ok(IssueOutcome::Issued(issued)) => {
             if has_orders {
                 acme::finish(
                     &context,
@@ -542,7 +543,7 @@ async fn reconcile(
                 .await;
             Ok(Action::await_change())
         }
-        Ok(Ok(IssueOutcome::Pending(pending))) => {
+        Ok(IssueOutcome::Pending(pending)) => {
             for event in &pending.events {
                 let kind = match event.type_ {
                     crate::plugin::bindings::types::EventType::Normal => EventType::Normal,
@@ -595,7 +596,7 @@ async fn reconcile(
             .await?;
             Ok(Action::requeue(wait))
         }
-        Ok(Err(failure)) if failure.retryable => {
+        Err(IssueError::Plugin(failure)) if failure.retryable => {
             let message = format!("{}: {}", failure.reason, failure.message);
             set_ready(
                 &context,
@@ -618,7 +619,7 @@ async fn reconcile(
                 .await;
             Ok(Action::requeue(RETRY_TRANSIENT))
         }
-        Ok(Err(failure)) => {
+        Err(IssueError::Plugin(failure)) => {
             if has_orders {
                 acme::finish(&context, &request, None, Some(&failure.message)).await?;
             }
@@ -643,7 +644,7 @@ async fn reconcile(
                 .await;
             Ok(Action::await_change())
         }
-        Err(stopped) => {
+        Err(IssueError::Call(stopped)) => {
             let message = stopped.to_string();
             pending(
                 &context,

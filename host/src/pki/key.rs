@@ -146,14 +146,31 @@ impl fmt::Display for SignatureAlgorithm {
     }
 }
 
-/// cert-manager's `privateKey.encoding`; PKCS#1 is its default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+// cert-manager's `privateKey.encoding`, PKCS#1 by default: the API type
+// of `spec.privateKey.encoding` (hence serde and the schema) and what
+// `PrivateKey::to_pem` writes. The doc comment is the CRD's description.
+
+/// How the private key is encoded in the Secret's `tls.key`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum KeyEncoding {
     /// `RSA PRIVATE KEY` for RSA, SEC1 `EC PRIVATE KEY` for ECDSA; Ed25519
     /// has no PKCS#1 form and is written as PKCS#8, as cert-manager does.
     #[default]
+    #[serde(rename = "PKCS1")]
     Pkcs1,
     /// `PRIVATE KEY` for every algorithm.
+    #[serde(rename = "PKCS8")]
     Pkcs8,
 }
 

@@ -1,84 +1,165 @@
 //! cert-manager's key usages (`spec.usages`), their X.509 encodings, and
 //! cert-manager's defaults.
+//!
+//! [`KeyUsage`] is the one type for the concept: the API types carry it in
+//! `spec.usages` (hence its serde spelling and schema), the PKI code encodes
+//! it in CSRs and reads it back from certificates, and `plugin::convert`
+//! converts it to and from the WIT `key-usage` enum. It lives here, not in
+//! `api`, because `pki` depends on nothing else in the crate.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::PkiError;
 
-/// A usage from cert-manager's `spec.usages`, in the order of its API (and
-/// of the WIT `key-usage` enum, which `plugin::convert` maps one to one).
-/// The first ten are X.509 key usage bits, the rest extended key usages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+// Variants are in the order of cert-manager's API and of the WIT
+// `key-usage` enum; the first ten are X.509 key usage bits, the rest
+// extended key usages ([`KeyUsage::is_extended`] relies on the order).
+// The doc comment below is the CRD's description of a usage.
+
+/// A key usage or extended key usage, spelled as cert-manager spells them.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum KeyUsage {
+    /// `signing`: digital signature.
+    #[serde(rename = "signing")]
     Signing,
+    /// `digital signature`.
+    #[serde(rename = "digital signature")]
     DigitalSignature,
+    /// `content commitment` (non-repudiation).
+    #[serde(rename = "content commitment")]
     ContentCommitment,
+    /// `key encipherment`.
+    #[serde(rename = "key encipherment")]
     KeyEncipherment,
+    /// `key agreement`.
+    #[serde(rename = "key agreement")]
     KeyAgreement,
+    /// `data encipherment`.
+    #[serde(rename = "data encipherment")]
     DataEncipherment,
+    /// `cert sign`.
+    #[serde(rename = "cert sign")]
     CertSign,
+    /// `crl sign`.
+    #[serde(rename = "crl sign")]
     CrlSign,
+    /// `encipher only`.
+    #[serde(rename = "encipher only")]
     EncipherOnly,
+    /// `decipher only`.
+    #[serde(rename = "decipher only")]
     DecipherOnly,
+    /// `any` extended key usage.
+    #[serde(rename = "any")]
     Any,
+    /// `server auth` extended key usage.
+    #[serde(rename = "server auth")]
     ServerAuth,
+    /// `client auth` extended key usage.
+    #[serde(rename = "client auth")]
     ClientAuth,
+    /// `code signing` extended key usage.
+    #[serde(rename = "code signing")]
     CodeSigning,
+    /// `email protection` extended key usage.
+    #[serde(rename = "email protection")]
     EmailProtection,
+    /// `s/mime` (email protection) extended key usage.
+    #[serde(rename = "s/mime")]
     Smime,
+    /// `ipsec end system` extended key usage.
+    #[serde(rename = "ipsec end system")]
     IpsecEndSystem,
+    /// `ipsec tunnel` extended key usage.
+    #[serde(rename = "ipsec tunnel")]
     IpsecTunnel,
+    /// `ipsec user` extended key usage.
+    #[serde(rename = "ipsec user")]
     IpsecUser,
+    /// `timestamping` extended key usage.
+    #[serde(rename = "timestamping")]
     Timestamping,
+    /// `ocsp signing` extended key usage.
+    #[serde(rename = "ocsp signing")]
     OcspSigning,
+    /// `microsoft sgc` extended key usage.
+    #[serde(rename = "microsoft sgc")]
     MicrosoftSgc,
+    /// `netscape sgc` extended key usage.
+    #[serde(rename = "netscape sgc")]
     NetscapeSgc,
 }
 
-/// Every usage with cert-manager's spelling, in API order.
-const NAMES: [(KeyUsage, &str); 23] = [
-    (KeyUsage::Signing, "signing"),
-    (KeyUsage::DigitalSignature, "digital signature"),
-    (KeyUsage::ContentCommitment, "content commitment"),
-    (KeyUsage::KeyEncipherment, "key encipherment"),
-    (KeyUsage::KeyAgreement, "key agreement"),
-    (KeyUsage::DataEncipherment, "data encipherment"),
-    (KeyUsage::CertSign, "cert sign"),
-    (KeyUsage::CrlSign, "crl sign"),
-    (KeyUsage::EncipherOnly, "encipher only"),
-    (KeyUsage::DecipherOnly, "decipher only"),
-    (KeyUsage::Any, "any"),
-    (KeyUsage::ServerAuth, "server auth"),
-    (KeyUsage::ClientAuth, "client auth"),
-    (KeyUsage::CodeSigning, "code signing"),
-    (KeyUsage::EmailProtection, "email protection"),
-    (KeyUsage::Smime, "s/mime"),
-    (KeyUsage::IpsecEndSystem, "ipsec end system"),
-    (KeyUsage::IpsecTunnel, "ipsec tunnel"),
-    (KeyUsage::IpsecUser, "ipsec user"),
-    (KeyUsage::Timestamping, "timestamping"),
-    (KeyUsage::OcspSigning, "ocsp signing"),
-    (KeyUsage::MicrosoftSgc, "microsoft sgc"),
-    (KeyUsage::NetscapeSgc, "netscape sgc"),
-];
-
 impl KeyUsage {
-    /// Every usage, in API order.
-    pub fn all() -> impl Iterator<Item = KeyUsage> {
-        NAMES.iter().map(|(usage, _)| *usage)
+    /// Every usage, in cert-manager's order.
+    pub const ALL: [KeyUsage; 23] = [
+        Self::Signing,
+        Self::DigitalSignature,
+        Self::ContentCommitment,
+        Self::KeyEncipherment,
+        Self::KeyAgreement,
+        Self::DataEncipherment,
+        Self::CertSign,
+        Self::CrlSign,
+        Self::EncipherOnly,
+        Self::DecipherOnly,
+        Self::Any,
+        Self::ServerAuth,
+        Self::ClientAuth,
+        Self::CodeSigning,
+        Self::EmailProtection,
+        Self::Smime,
+        Self::IpsecEndSystem,
+        Self::IpsecTunnel,
+        Self::IpsecUser,
+        Self::Timestamping,
+        Self::OcspSigning,
+        Self::MicrosoftSgc,
+        Self::NetscapeSgc,
+    ];
+
+    /// The usages cert-manager requests when none are given.
+    pub const DEFAULTS: [KeyUsage; 2] = [Self::DigitalSignature, Self::KeyEncipherment];
+
+    /// The wire spelling (`digital signature`), as used in annotations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signing => "signing",
+            Self::DigitalSignature => "digital signature",
+            Self::ContentCommitment => "content commitment",
+            Self::KeyEncipherment => "key encipherment",
+            Self::KeyAgreement => "key agreement",
+            Self::DataEncipherment => "data encipherment",
+            Self::CertSign => "cert sign",
+            Self::CrlSign => "crl sign",
+            Self::EncipherOnly => "encipher only",
+            Self::DecipherOnly => "decipher only",
+            Self::Any => "any",
+            Self::ServerAuth => "server auth",
+            Self::ClientAuth => "client auth",
+            Self::CodeSigning => "code signing",
+            Self::EmailProtection => "email protection",
+            Self::Smime => "s/mime",
+            Self::IpsecEndSystem => "ipsec end system",
+            Self::IpsecTunnel => "ipsec tunnel",
+            Self::IpsecUser => "ipsec user",
+            Self::Timestamping => "timestamping",
+            Self::OcspSigning => "ocsp signing",
+            Self::MicrosoftSgc => "microsoft sgc",
+            Self::NetscapeSgc => "netscape sgc",
+        }
     }
 
     /// Parses cert-manager's spelling (`"server auth"`); the match is exact,
     /// as cert-manager's API validation is.
     pub fn from_cert_manager(name: &str) -> Result<Self, PkiError> {
-        NAMES
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(usage, _)| *usage)
+        Self::ALL
+            .into_iter()
+            .find(|usage| usage.as_str() == name)
             .ok_or_else(|| PkiError::UnknownUsage(name.to_owned()))
-    }
-
-    /// cert-manager's spelling, for the API, events and the CLI.
-    pub fn as_cert_manager(self) -> &'static str {
-        NAMES[self as usize].1
     }
 
     /// Whether this is an extended key usage (written in the extKeyUsage
@@ -92,7 +173,7 @@ impl KeyUsage {
     /// key encipherment when none are given, plus cert sign for a CA.
     pub fn effective(usages: &[KeyUsage], is_ca: bool) -> Vec<KeyUsage> {
         let mut effective = if usages.is_empty() {
-            vec![KeyUsage::DigitalSignature, KeyUsage::KeyEncipherment]
+            Self::DEFAULTS.to_vec()
         } else {
             usages.to_vec()
         };
@@ -121,6 +202,12 @@ impl KeyUsage {
             KeyUsage::NetscapeSgc => &[2, 16, 840, 1, 113730, 4, 1],
             _ => return None,
         })
+    }
+}
+
+impl std::fmt::Display for KeyUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -166,7 +253,8 @@ pub(super) fn from_x509(
         for oid in &eku.other {
             let Some(arcs) = oid.iter() else { continue };
             let arcs: Vec<u64> = arcs.collect();
-            let usage = KeyUsage::all()
+            let usage = KeyUsage::ALL
+                .into_iter()
                 .filter(|u| !matches!(u, KeyUsage::Smime))
                 .find(|u| u.extended_oid() == Some(arcs.as_slice()));
             usages.extend(usage);
@@ -208,11 +296,19 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_follow_the_wit_order() {
-        assert_eq!(KeyUsage::all().count(), 23);
-        for (index, usage) in KeyUsage::all().enumerate() {
+        for (index, usage) in KeyUsage::ALL.into_iter().enumerate() {
             assert_eq!(usage as usize, index);
-            let name = usage.as_cert_manager();
+            let name = usage.as_str();
             assert_eq!(KeyUsage::from_cert_manager(name), Ok(usage));
+            // The API's spelling (serde) is the one the CLI and events use.
+            assert_eq!(
+                serde_json::to_value(usage).expect("serialize"),
+                serde_json::Value::from(name)
+            );
+            assert_eq!(
+                serde_json::from_value::<KeyUsage>(serde_json::Value::from(name)).ok(),
+                Some(usage)
+            );
             assert_eq!(
                 name.replace(['/', ' '], "-").replace("s-mime", "smime"),
                 WIT_ORDER[index]

@@ -1,4 +1,9 @@
 //! Conversions between the WIT types and the host's PKI types.
+//!
+//! The PKI types are the host's one type per concept ([`KeyUsage`] is also
+//! the API's); the WIT enums are their spelling on the contract. Both
+//! directions are `From` impls written by one macro from one variant list,
+//! so a variant cannot be mapped to a differently named one.
 
 use super::bindings::types::{
     KeyAlgorithm as WitKeyAlgorithm, KeyUsage as WitKeyUsage,
@@ -6,56 +11,40 @@ use super::bindings::types::{
 };
 use crate::pki::{KeyAlgorithm, KeyUsage, SignatureAlgorithm};
 
-pub(crate) fn signature_algorithm(algorithm: WitSignatureAlgorithm) -> SignatureAlgorithm {
-    match algorithm {
-        WitSignatureAlgorithm::EcdsaP256Sha256 => SignatureAlgorithm::EcdsaP256Sha256,
-        WitSignatureAlgorithm::EcdsaP384Sha384 => SignatureAlgorithm::EcdsaP384Sha384,
-        WitSignatureAlgorithm::RsaPkcs1Sha256 => SignatureAlgorithm::RsaPkcs1Sha256,
-        WitSignatureAlgorithm::RsaPkcs1Sha384 => SignatureAlgorithm::RsaPkcs1Sha384,
-        WitSignatureAlgorithm::RsaPkcs1Sha512 => SignatureAlgorithm::RsaPkcs1Sha512,
-        WitSignatureAlgorithm::Ed25519 => SignatureAlgorithm::Ed25519,
-    }
+/// `From` both ways between a host enum and the WIT enum whose variants
+/// carry the same names.
+macro_rules! same_variants {
+    ($host:ident <=> $wit:ident { $($variant:ident),+ $(,)? }) => {
+        impl From<$host> for $wit {
+            fn from(value: $host) -> Self {
+                match value {
+                    $($host::$variant => $wit::$variant,)+
+                }
+            }
+        }
+
+        impl From<$wit> for $host {
+            fn from(value: $wit) -> Self {
+                match value {
+                    $($wit::$variant => $host::$variant,)+
+                }
+            }
+        }
+    };
 }
 
-pub(crate) fn key_algorithm(algorithm: WitKeyAlgorithm) -> KeyAlgorithm {
-    match algorithm {
-        WitKeyAlgorithm::Rsa2048 => KeyAlgorithm::Rsa2048,
-        WitKeyAlgorithm::Rsa3072 => KeyAlgorithm::Rsa3072,
-        WitKeyAlgorithm::Rsa4096 => KeyAlgorithm::Rsa4096,
-        WitKeyAlgorithm::EcdsaP256 => KeyAlgorithm::EcdsaP256,
-        WitKeyAlgorithm::EcdsaP384 => KeyAlgorithm::EcdsaP384,
-        WitKeyAlgorithm::Ed25519 => KeyAlgorithm::Ed25519,
-    }
-}
-
-/// The WIT usage for a cert-manager usage (the two enums share their order).
-pub fn key_usage(usage: KeyUsage) -> WitKeyUsage {
-    match usage {
-        KeyUsage::Signing => WitKeyUsage::Signing,
-        KeyUsage::DigitalSignature => WitKeyUsage::DigitalSignature,
-        KeyUsage::ContentCommitment => WitKeyUsage::ContentCommitment,
-        KeyUsage::KeyEncipherment => WitKeyUsage::KeyEncipherment,
-        KeyUsage::KeyAgreement => WitKeyUsage::KeyAgreement,
-        KeyUsage::DataEncipherment => WitKeyUsage::DataEncipherment,
-        KeyUsage::CertSign => WitKeyUsage::CertSign,
-        KeyUsage::CrlSign => WitKeyUsage::CrlSign,
-        KeyUsage::EncipherOnly => WitKeyUsage::EncipherOnly,
-        KeyUsage::DecipherOnly => WitKeyUsage::DecipherOnly,
-        KeyUsage::Any => WitKeyUsage::Any,
-        KeyUsage::ServerAuth => WitKeyUsage::ServerAuth,
-        KeyUsage::ClientAuth => WitKeyUsage::ClientAuth,
-        KeyUsage::CodeSigning => WitKeyUsage::CodeSigning,
-        KeyUsage::EmailProtection => WitKeyUsage::EmailProtection,
-        KeyUsage::Smime => WitKeyUsage::Smime,
-        KeyUsage::IpsecEndSystem => WitKeyUsage::IpsecEndSystem,
-        KeyUsage::IpsecTunnel => WitKeyUsage::IpsecTunnel,
-        KeyUsage::IpsecUser => WitKeyUsage::IpsecUser,
-        KeyUsage::Timestamping => WitKeyUsage::Timestamping,
-        KeyUsage::OcspSigning => WitKeyUsage::OcspSigning,
-        KeyUsage::MicrosoftSgc => WitKeyUsage::MicrosoftSgc,
-        KeyUsage::NetscapeSgc => WitKeyUsage::NetscapeSgc,
-    }
-}
+same_variants!(SignatureAlgorithm <=> WitSignatureAlgorithm {
+    EcdsaP256Sha256, EcdsaP384Sha384, RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPkcs1Sha512, Ed25519,
+});
+same_variants!(KeyAlgorithm <=> WitKeyAlgorithm {
+    Rsa2048, Rsa3072, Rsa4096, EcdsaP256, EcdsaP384, Ed25519,
+});
+same_variants!(KeyUsage <=> WitKeyUsage {
+    Signing, DigitalSignature, ContentCommitment, KeyEncipherment, KeyAgreement,
+    DataEncipherment, CertSign, CrlSign, EncipherOnly, DecipherOnly, Any, ServerAuth,
+    ClientAuth, CodeSigning, EmailProtection, Smime, IpsecEndSystem, IpsecTunnel,
+    IpsecUser, Timestamping, OcspSigning, MicrosoftSgc, NetscapeSgc,
+});
 
 /// The method's name on the wire.
 pub(crate) fn http_method(method: super::bindings::types::HttpMethod) -> &'static str {
@@ -76,5 +65,36 @@ pub fn issuer_kind_name(kind: super::bindings::types::IssuerKind) -> &'static st
     match kind {
         IssuerKind::Issuer => "Issuer",
         IssuerKind::ClusterIssuer => "ClusterIssuer",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_usages_convert_to_the_wit_enum_and_back() {
+        let mut seen = std::collections::HashSet::new();
+        for usage in KeyUsage::ALL {
+            let wit = WitKeyUsage::from(usage);
+            // The WIT enum lists the usages in the API's order.
+            assert_eq!(wit as usize, usage as usize, "{usage:?}");
+            assert!(
+                seen.insert(wit as usize),
+                "{usage:?} maps to a taken variant"
+            );
+            assert_eq!(KeyUsage::from(wit), usage);
+        }
+    }
+
+    #[test]
+    fn key_algorithms_convert_to_the_wit_enum_and_back() {
+        use KeyAlgorithm::*;
+        for algorithm in [Rsa2048, Rsa3072, Rsa4096, EcdsaP256, EcdsaP384, Ed25519] {
+            assert_eq!(
+                KeyAlgorithm::from(WitKeyAlgorithm::from(algorithm)),
+                algorithm
+            );
+        }
     }
 }

@@ -287,7 +287,7 @@ impl signer::Host for HostState {
             )));
         }
         let key = self.call.keys.get(&key).map_err(HostError::NotFound)?;
-        key.sign(convert::signature_algorithm(algorithm), &data)
+        key.sign(algorithm.into(), &data)
             .map_err(|e| HostError::Invalid(e.to_string()))
     }
 
@@ -335,7 +335,7 @@ impl signer::Host for HostState {
             .may_generate_keys(&self.call.entry)
             .map_err(|e| HostError::Denied(e.to_string()))?;
         self.call.check_secret(&secret_name)?;
-        let key = PrivateKey::generate(convert::key_algorithm(algorithm))
+        let key = PrivateKey::generate(algorithm.into())
             .map_err(|e| HostError::Invalid(e.to_string()))?;
         let pem = key
             .to_pem(KeyEncoding::Pkcs8)

@@ -12,7 +12,6 @@ pub mod bindings;
 mod bundled;
 mod cache;
 mod convert;
-pub use convert::key_usage as convert_usage;
 pub mod egress;
 mod engine;
 mod error;
@@ -20,6 +19,7 @@ mod guest_output;
 pub use guest_output::OUTPUT_TARGET;
 pub mod grants;
 mod host_state;
+mod issue_error;
 pub mod issuer_cache;
 mod keyring;
 mod legacy;
@@ -36,6 +36,7 @@ pub use cache::LoadSource;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use grants::{GrantDenied, Grants};
+pub use issue_error::IssueError;
 pub use limits::CallLimits;
 pub use runtime::{
     CallEffects, CallStats, IssueCall, IssueReply, Plugin, PluginCallError, Validated,

@@ -18,6 +18,7 @@ use super::error::PluginError;
 use super::grants::Grants;
 use super::guest_output::GuestOutput;
 use super::host_state::{CallContext, HostState, ReportingCall};
+use super::issue_error::IssueError;
 use super::issuer_cache::CacheScope;
 use super::keyring::{KeyRing, REQUEST_KEY_HANDLE};
 use super::legacy;
@@ -432,9 +433,9 @@ impl Plugin {
         call: IssueCall,
         effects: &CallEffects,
         limits: &CallLimits,
-    ) -> Result<Result<IssueOutcome, PluginFailure>, PluginCallError> {
+    ) -> Result<IssueOutcome, IssueError> {
         self.issue_measured(call, effects, limits)
-            .map(|(result, _)| result)
+            .map(|(outcome, _)| outcome)
     }
 
     /// Runs `issue` and also reports what the call cost.
@@ -443,9 +444,10 @@ impl Plugin {
         call: IssueCall,
         effects: &CallEffects,
         limits: &CallLimits,
-    ) -> Result<(Result<IssueOutcome, PluginFailure>, CallStats), PluginCallError> {
-        self.issue_reporting(call, effects, limits)
-            .map(|reply| (reply.result, reply.stats))
+    ) -> Result<(IssueOutcome, CallStats), IssueError> {
+        let reply = self.issue_reporting(call, effects, limits)?;
+        let outcome = reply.result.map_err(IssueError::Plugin)?;
+        Ok((outcome, reply.stats))
     }
 
     /// Runs `issue` and returns everything the call produced: the outcome,

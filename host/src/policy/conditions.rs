@@ -4,56 +4,26 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::ConditionStatus;
-
-/// A condition as the API types share it.
-pub trait Condition {
-    /// The condition type (`Ready`, `Issuing`, ...).
-    fn type_(&self) -> &str;
-    /// Its status.
-    fn status(&self) -> ConditionStatus;
-    /// Its last transition time.
-    fn last_transition_time(&self) -> Option<&Time>;
-}
-
-macro_rules! impl_condition {
-    ($t:ty) => {
-        impl Condition for $t {
-            fn type_(&self) -> &str {
-                &self.type_
-            }
-            fn status(&self) -> ConditionStatus {
-                self.status
-            }
-            fn last_transition_time(&self) -> Option<&Time> {
-                self.last_transition_time.as_ref()
-            }
-        }
-    };
-}
-
-impl_condition!(crate::api::CertificateCondition);
-impl_condition!(crate::api::CertificateRequestCondition);
-impl_condition!(crate::api::IssuerCondition);
+use crate::api::{Condition, ConditionStatus};
 
 /// The transition time the new condition should carry: the old one's when
 /// the status did not change, else `now`.
-pub fn transition_time<C: Condition>(
-    existing: &[C],
+pub fn transition_time(
+    existing: &[Condition],
     type_: &str,
     status: ConditionStatus,
     now: &Time,
 ) -> Time {
     existing
         .iter()
-        .find(|c| c.type_() == type_ && c.status() == status)
-        .and_then(|c| c.last_transition_time().cloned())
+        .find(|c| c.type_ == type_ && c.status == status)
+        .and_then(|c| c.last_transition_time.clone())
         .unwrap_or_else(|| now.clone())
 }
 
 /// Replaces (or adds) the condition of `new`'s type in `conditions`.
-pub fn upsert<C: Condition + Clone>(conditions: &mut Vec<C>, new: C) {
-    match conditions.iter_mut().find(|c| c.type_() == new.type_()) {
+pub fn upsert(conditions: &mut Vec<Condition>, new: Condition) {
+    match conditions.iter_mut().find(|c| c.type_ == new.type_) {
         Some(slot) => *slot = new,
         None => conditions.push(new),
     }
@@ -75,22 +45,21 @@ pub fn from_time(at: &Time) -> time::OffsetDateTime {
 }
 
 /// Removes the condition of `type_`.
-pub fn remove<C: Condition>(conditions: &mut Vec<C>, type_: &str) {
-    conditions.retain(|c| c.type_() != type_);
+pub fn remove(conditions: &mut Vec<Condition>, type_: &str) {
+    conditions.retain(|c| c.type_ != type_);
 }
 
 /// The condition of `type_`, if set.
-pub fn find<'a, C: Condition>(conditions: &'a [C], type_: &str) -> Option<&'a C> {
-    conditions.iter().find(|c| c.type_() == type_)
+pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::CertificateCondition;
 
-    fn ready(status: ConditionStatus, at: &str) -> CertificateCondition {
-        CertificateCondition {
+    fn ready(status: ConditionStatus, at: &str) -> Condition {
+        Condition {
             type_: "Ready".to_owned(),
             status,
             last_transition_time: Some(Time(at.parse().expect("timestamp"))),

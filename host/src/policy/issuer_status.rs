@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::conditions;
 use crate::api::issuer::ISSUER_CONDITION_READY;
-use crate::api::{AcmeIssuerStatus, ConditionStatus, IssuerCondition, IssuerStatus};
+use crate::api::{AcmeIssuerStatus, Condition, ConditionStatus, IssuerStatus};
 
 /// What validating an issuer found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,17 +108,17 @@ pub fn next_status(
 }
 
 fn ready_condition(
-    existing: &[IssuerCondition],
+    existing: &[Condition],
     readiness: &Readiness,
     generation: Option<i64>,
     now: &Time,
-) -> IssuerCondition {
+) -> Condition {
     let status = if readiness.ready {
         ConditionStatus::True
     } else {
         ConditionStatus::False
     };
-    IssuerCondition {
+    Condition {
         type_: ISSUER_CONDITION_READY.to_owned(),
         status,
         last_transition_time: Some(conditions::transition_time(

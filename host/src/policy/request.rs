@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::PolicyError;
 use crate::api::defaults::effective_usages;
 use crate::api::{Certificate, CertificateSpec};
-use crate::pki::{CertificateInfo, CsrSpec, KeyUsage, ParsedCsr, Subject};
+use crate::pki::{CertificateInfo, CsrSpec, ParsedCsr, Subject};
 
 fn invalid(field: &str, message: impl Into<String>) -> PolicyError {
     PolicyError::InvalidSpec {
@@ -27,19 +27,6 @@ fn ip_addresses(spec: &CertificateSpec) -> Result<Vec<IpAddr>, PolicyError> {
                     format!("{ip:?} is not an IP address"),
                 )
             })
-        })
-        .collect()
-}
-
-fn usages(spec: &CertificateSpec) -> Result<Vec<KeyUsage>, PolicyError> {
-    effective_usages(&spec.usages)
-        .iter()
-        .map(|u| {
-            let name = serde_json::to_value(u)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            KeyUsage::from_cert_manager(&name).map_err(|e| invalid("spec.usages", e.to_string()))
         })
         .collect()
 }
@@ -65,7 +52,7 @@ pub fn csr_spec(certificate: &Certificate) -> Result<CsrSpec, PolicyError> {
         ip_addresses: ip_addresses(spec)?,
         uris: spec.uris.clone(),
         email_addresses: spec.email_addresses.clone(),
-        usages: usages(spec)?,
+        usages: effective_usages(&spec.usages),
         is_ca: spec.is_ca,
         encode_usages_in_request: spec.encode_usages_in_request.unwrap_or(true),
     })

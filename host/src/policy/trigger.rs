@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::renewal::renewal_time;
 use super::request::{certificate_violations, request_violations};
 use super::secret::{CERTIFICATE_NAME, ISSUER_GROUP, ISSUER_KIND, ISSUER_NAME};
-use crate::api::Certificate;
+use crate::api::{Certificate, PrivateKeyAlgorithm};
 use crate::go_duration;
 use crate::pki::{self, CertificateInfo, KeyAlgorithm, PrivateKey};
 
@@ -283,15 +283,8 @@ fn key_violations(certificate: &Certificate, key: &PrivateKey) -> Vec<String> {
     let Some(spec) = &certificate.spec.private_key else {
         return Vec::new();
     };
-    let algorithm = spec
-        .algorithm
-        .as_ref()
-        .and_then(|a| serde_json::to_value(a).ok())
-        .and_then(|v| v.as_str().map(str::to_owned));
-    let wanted = KeyAlgorithm::from_spec(
-        algorithm.as_deref(),
-        spec.size.and_then(|s| u32::try_from(s).ok()),
-    );
+    let algorithm = spec.algorithm.map(PrivateKeyAlgorithm::as_str);
+    let wanted = KeyAlgorithm::from_spec(algorithm, spec.size.and_then(|s| u32::try_from(s).ok()));
     let Ok(wanted) = wanted else {
         return Vec::new();
     };

@@ -799,12 +799,13 @@ fn certificate_request_must_hold_a_valid_csr() {
 #[test]
 fn certificate_request_approval_conditions_are_checked() {
     let mut cr = request(json!({"request": "eA==", "issuerRef": {"name": "ca"}}));
-    let condition = |type_: &str, status: ConditionStatus| CertificateRequestCondition {
+    let condition = |type_: &str, status: ConditionStatus| Condition {
         type_: type_.into(),
         status,
         last_transition_time: None,
         reason: Some("r".into()),
         message: None,
+        observed_generation: None,
     };
     cr.status = Some(CertificateRequestStatus {
         conditions: vec![

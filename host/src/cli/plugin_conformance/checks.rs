@@ -242,12 +242,12 @@ pub fn usages_row(finish: &Finish, requested: &[KeyUsage]) -> Row {
     let missing: Vec<&str> = requested
         .iter()
         .filter(|u| !leaf.usages.contains(u))
-        .map(|u| u.as_cert_manager())
+        .map(|u| u.as_str())
         .collect();
     let names = |usages: &[KeyUsage]| {
         usages
             .iter()
-            .map(|u| u.as_cert_manager())
+            .map(|u| u.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };

@@ -18,7 +18,7 @@ use crate::pki::{self, CsrSpec, KeyAlgorithm, KeyUsage, PrivateKey, Subject};
 use crate::plugin::bindings::types::{CertificateRequest, EventType, PluginError as PluginFailure};
 use crate::plugin::egress::EgressPolicy;
 use crate::plugin::outbound::ReqwestOutbound;
-use crate::plugin::{CallEffects, CallLimits, Plugin, PluginCallError, convert_usage};
+use crate::plugin::{CallEffects, CallLimits, Plugin, PluginCallError};
 
 /// What the battery asks for.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ impl Runner<'_> {
             csr_pem,
             duration_seconds: Some(self.plan.duration.as_secs()),
             is_ca,
-            usages: usages.iter().copied().map(convert_usage).collect(),
+            usages: usages.iter().copied().map(Into::into).collect(),
             issuer: self.setup.config.clone(),
             request_key: None,
             annotations: Vec::new(),
